@@ -1,0 +1,51 @@
+"""The sound track, extracted with moviepy as Whisper wants it: 16 kHz, mono, 16-bit PCM in a WAV file.
+
+The WAV goes to the per-video work folder and only its path travels between tasks, so a long podcast's samples
+never pass through Prefect results. Multi-channel tracks (5.1 AAC) are downmixed by FFmpeg (`-ac 1`).
+"""
+
+from __future__ import annotations
+
+import os
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from reelmind.errors import MediaError
+
+# Whisper's models were trained on 16 kHz audio (whisper.audio.SAMPLE_RATE).
+SAMPLE_RATE = 16_000
+# 16-bit PCM full scale, to map samples to [-1, 1).
+PCM16_SCALE = 32768.0
+
+
+def extract_audio(media_path: str | Path, out_wav: str | Path) -> Path:
+    """Write the sound track of `media_path` to `out_wav` (16 kHz mono PCM); atomic, so a crash leaves no half file."""
+    from moviepy import AudioFileClip  # heavy import, kept off the CLI's start-up path
+
+    out_wav = Path(out_wav)
+    out_wav.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_wav.with_name(f".{out_wav.stem}.{os.getpid()}.tmp.wav")  # moviepy picks the format by extension
+    try:
+        with AudioFileClip(str(media_path)) as clip:
+            clip.write_audiofile(str(tmp), fps=SAMPLE_RATE, nbytes=2, codec="pcm_s16le",
+                                 ffmpeg_params=["-ac", "1"], logger=None)
+    except (OSError, KeyError, ValueError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise MediaError(media_path, f"cannot extract the sound track: {exc}", stage="audio") from None
+    os.replace(tmp, out_wav)
+    return out_wav
+
+
+def load_wav(path: str | Path) -> np.ndarray:
+    """Float32 samples in [-1, 1) of a 16-bit mono WAV written by `extract_audio`."""
+    with wave.open(str(path), "rb") as w:
+        if w.getsampwidth() != 2 or w.getnchannels() != 1:
+            raise ValueError(f"{path}: expected 16-bit mono PCM")
+        frames = w.readframes(w.getnframes())
+    return np.frombuffer(frames, dtype="<i2").astype(np.float32) / PCM16_SCALE
+
+
+def duration_s(samples: np.ndarray) -> float:
+    return len(samples) / SAMPLE_RATE

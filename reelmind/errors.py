@@ -1,0 +1,23 @@
+"""Errors that reach a user: one line that names the file and the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ReelMindError(Exception):
+    """Base for errors shown to users as a single line."""
+
+
+class MediaError(ReelMindError):
+    """A file that cannot be ingested, and why: `str()` is `<path>: <reason>`."""
+
+    def __init__(self, path: str | Path, reason: str, stage: str = "probe"):
+        self.path = str(path)
+        self.reason = " ".join(str(reason).split())  # one line, whatever the library said
+        self.stage = stage
+        super().__init__(f"{self.path}: {self.reason}")
+
+
+class StoreError(ReelMindError):
+    """The database refused a write, e.g. vectors of another model for an existing column."""

@@ -1,0 +1,234 @@
+"""The ingest pipeline as plain functions, one per unit of work; Prefect tasks in `tasks/` are thin wrappers.
+
+Every stage writes its result into the file's work folder (`<data>/work/<video id>/`) and returns the path, so
+nothing large travels between tasks, and a stage whose output is already there (an interrupted earlier run with
+the same models) is not run again. The `store` stage commits the video to LanceDB and removes the work folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from reelmind import registry
+from reelmind.audio import extract_audio, load_wav
+from reelmind.config import Settings
+from reelmind.describe import DescribedFrames, describe_frames
+from reelmind.document import Metadata, build_document, load_metadata
+from reelmind.frames import FrameSample, sample_frames
+from reelmind.probe import MediaInfo, probe
+from reelmind.speech import Segment, Transcript
+from reelmind.store import Store, VectorSpec
+
+FULL, METADATA, SKIP = "full", "metadata", "skip"
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """What one file needs: `full` (models run), `metadata` (sidecar changed only) or `skip` (unchanged)."""
+    info: MediaInfo
+    meta: Metadata
+    action: str
+    rev: str
+    work_dir: str
+    thumbnails_dir: str
+
+    @property
+    def video_id(self) -> str:
+        return self.info.video_id
+
+
+@dataclass(frozen=True)
+class VideoSummary:
+    video_id: str
+    path: str
+    title: str
+    action: str
+    duration_s: float
+    language: str | None = None
+    n_segments: int = 0
+    n_frames: int = 0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def models_config(settings: Settings) -> dict[str, str]:
+    """Which backends and models this configuration uses; a stored video made with another needs a full run."""
+    return {kind: f"{getattr(settings, kind + '_backend')}:{getattr(settings, kind + '_model')}"
+            for kind in registry.KINDS}
+
+
+def backend(kind: str, settings: Settings):
+    return registry.load(kind, getattr(settings, kind + "_backend"), getattr(settings, kind + "_model"))
+
+
+def plan_file(path: str, settings: Settings) -> FileJob:
+    info = probe(path, settle_s=settings.settle_s)
+    meta = load_metadata(path)
+    action = FULL
+    row = Store.open(settings.db).video(info.video_id, ["id", "content_hash", "sidecar_hash", "models", "path",
+                                                         "rev"])
+    if row and row["content_hash"] == info.content_hash and \
+            json.loads(row["models"] or "{}").get("config") == models_config(settings):
+        same_meta = row["sidecar_hash"] == meta.sidecar_hash and row["path"] == info.path
+        action = SKIP if same_meta else METADATA
+    data = settings.resolved_data_dir()
+    return FileJob(info, meta, action, rev=(row["rev"] if action != FULL else uuid.uuid4().hex[:12]),
+                   work_dir=str(data / "work" / info.video_id),
+                   thumbnails_dir=str(data / "thumbnails" / info.video_id))
+
+
+def _timed_json(path: Path, payload: dict, started: float) -> str:
+    payload["seconds"] = round(time.perf_counter() - started, 3)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, ensure_ascii=False))
+    tmp.replace(path)
+    return str(path)
+
+
+def _reusable(path: Path, config: object = None) -> bool:
+    """A stage output from an earlier, interrupted run (made with the same models, where models matter)."""
+    if not path.is_file():
+        return False
+    return config is None or json.loads(path.read_text()).get("config") == config
+
+
+def extract_sound(job: FileJob) -> str:
+    out = Path(job.work_dir) / "audio.json"
+    if _reusable(out):
+        return str(out)
+    started = time.perf_counter()
+    wav = extract_audio(job.info.path, Path(job.work_dir) / "audio.wav")
+    return _timed_json(out, {"wav": str(wav)}, started)
+
+
+def transcribe_sound(job: FileJob, audio_json: str, settings: Settings) -> str:
+    out = Path(job.work_dir) / "transcript.json"
+    if _reusable(out, models_config(settings)["speech"]):
+        return str(out)
+    started = time.perf_counter()
+    samples = load_wav(json.loads(Path(audio_json).read_text())["wav"])
+    transcript = backend("speech", settings).transcribe(samples, languages=settings.languages)
+    return _timed_json(out, {"config": models_config(settings)["speech"], **asdict(transcript)}, started)
+
+
+def load_transcript(path: str) -> Transcript:
+    data = json.loads(Path(path).read_text())
+    return Transcript(data["language"], data["language_probability"],
+                      tuple(Segment(**s) for s in data["segments"]), data["model_id"])
+
+
+def sample_picture(job: FileJob, settings: Settings) -> str:
+    out = Path(job.work_dir) / "samples.json"
+    if _reusable(out):
+        return str(out)
+    started = time.perf_counter()
+    samples = sample_frames(job.info.path, job.info.duration_s, Path(job.work_dir) / "frames", job.thumbnails_dir,
+                            max_frames=settings.max_frames, interval_s=settings.frame_interval_s,
+                            threshold=settings.shot_threshold)
+    return _timed_json(out, {"samples": [asdict(s) for s in samples]}, started)
+
+
+def describe_picture(job: FileJob, samples_json: str, settings: Settings) -> str:
+    out = Path(job.work_dir) / "described" / "frames.json"
+    config = models_config(settings)
+    timing = Path(job.work_dir) / "describe.json"
+    if out.is_file() and _reusable(timing, [config["vision"], config["caption"]]):
+        return str(out)
+    started = time.perf_counter()
+    samples = [FrameSample(**s) for s in json.loads(Path(samples_json).read_text())["samples"]]
+    described = describe_frames(samples, backend("vision", settings), backend("caption", settings), settings.ocr)
+    described.save(out.parent)
+    _timed_json(timing, {"config": [config["vision"], config["caption"]]}, started)
+    return str(out)
+
+
+def _seconds(path: Path) -> float:
+    return float(json.loads(path.read_text()).get("seconds", 0.0)) if path.is_file() else 0.0
+
+
+def store_file(job: FileJob, transcript_json: str | None, frames_json: str | None, settings: Settings,
+               probe_seconds: float = 0.0) -> VideoSummary:
+    """Merge everything into one document, embed the texts in one batch, and commit the video to LanceDB."""
+    started = time.perf_counter()
+    text_model, vision = backend("text", settings), backend("vision", settings)
+    transcript = load_transcript(transcript_json) if transcript_json else Transcript(None, 0.0)
+    described = DescribedFrames.load(frames_json) if frames_json else None
+    frames = described.frames if described else []
+    screen = [f.ocr_text for f in frames if f.ocr_text]
+    captions = [f.caption for f in frames if f.caption]
+    document = build_document(job.meta, transcript.text, captions, screen)
+    frame_texts = [f.caption or f.ocr_text for f in frames]
+    vectors = text_model.embed_passages([document] + [s.text for s in transcript.segments] + frame_texts)
+    doc_vector, seg_vectors, frame_vectors = vectors[0], vectors[1:1 + len(transcript.segments)], \
+        vectors[1 + len(transcript.segments):]
+    visual = None
+    if described is not None and len(described.vectors):
+        mean = described.vectors.mean(axis=0)
+        visual = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32).tolist()
+
+    work = Path(job.work_dir)
+    stage_seconds = {"probe": round(probe_seconds, 3),
+                     "audio": _seconds(work / "audio.json"), "speech": _seconds(work / "transcript.json"),
+                     "frames": _seconds(work / "samples.json"), "vision": _seconds(work / "describe.json")}
+    models = {"config": models_config(settings), "speech": transcript.model_id,
+              "vision": described.vision_model if described else "", "caption": described.caption_model
+              if described else "", "text": text_model.model_id}
+    info, meta = job.info, job.meta
+    segments = [{"id": f"{job.video_id}:{i}", "video_id": job.video_id, "rev": job.rev, "idx": i,
+                 "start": s.start, "end": s.end, "text": s.text, "vector": v.tolist()}
+                for i, (s, v) in enumerate(zip(transcript.segments, seg_vectors))]
+    frame_rows = [{"id": f"{job.video_id}:{int(round(f.time_s * 1000))}", "video_id": job.video_id,
+                   "rev": job.rev, "time_s": f.time_s, "shot": f.shot, "thumbnail_path": f.thumbnail_path,
+                   "labels": f.labels, "caption": f.caption, "caption_source": f.caption_source,
+                   "ocr_text": f.ocr_text, "visual_vector": vv.tolist(), "text_vector": tv.tolist()}
+                  for f, vv, tv in zip(frames, described.vectors if described else [], frame_vectors)]
+    stage_seconds["store"] = round(time.perf_counter() - started, 3)
+    video = {
+        "id": job.video_id, "rev": job.rev, "path": info.path, "content_hash": info.content_hash,
+        "sidecar_hash": meta.sidecar_hash, "size_bytes": info.size_bytes, "title": meta.title,
+        "description": meta.description, "tags": list(meta.tags), "uploader": meta.uploader,
+        "published_at": meta.published_at, "duration_s": info.duration_s, "container": info.container,
+        "has_audio": info.has_audio, "has_video": info.has_video, "width": info.width, "height": info.height,
+        "fps": info.fps, "audio_codec": info.audio_codec, "video_codec": info.video_codec,
+        "language": transcript.language, "transcript": transcript.text, "captions": captions,
+        "caption_source": frames[0].caption_source if frames else "", "ocr_text": " / ".join(dict.fromkeys(screen)),
+        "document": document, "n_frames": len(frames), "n_segments": len(segments),
+        "thumbnail_path": frames[0].thumbnail_path if frames else "",
+        "text_vector": doc_vector.tolist(), "visual_vector": visual, "models": json.dumps(models),
+        "stage_seconds": json.dumps(stage_seconds), "ingested_at": datetime.now(timezone.utc),
+    }
+    store = Store.open(settings.db)
+    store.write_video(video, segments, frame_rows, VectorSpec(text_model.model_id, text_model.dim),
+                      VectorSpec(vision.model_id, vision.dim))
+    store.clear_failure(info.path)
+    shutil.rmtree(job.work_dir, ignore_errors=True)
+    return VideoSummary(job.video_id, info.path, meta.title, FULL, info.duration_s, transcript.language,
+                        len(segments), len(frames), stage_seconds)
+
+
+def update_metadata(job: FileJob, settings: Settings) -> VideoSummary:
+    """The sidecar (or the path) changed but the media did not: rebuild the document, re-embed it, no other model."""
+    store = Store.open(settings.db)
+    row = store.video(job.video_id)
+    meta = job.meta
+    document = build_document(meta, row["transcript"] or "", list(row["captions"] or []),
+                              [t for t in (row["ocr_text"] or "").split(" / ") if t])
+    vector = backend("text", settings).embed_passages([document])[0]
+    store.update_video(job.video_id, {
+        "path": job.info.path, "sidecar_hash": meta.sidecar_hash, "title": meta.title,
+        "description": meta.description, "tags": list(meta.tags), "uploader": meta.uploader,
+        "published_at": meta.published_at, "document": document, "text_vector": vector.tolist()})
+    store.clear_failure(job.info.path)
+    return VideoSummary(job.video_id, job.info.path, meta.title, METADATA, row["duration_s"], row["language"],
+                        row["n_segments"], row["n_frames"])
+
+
+def skipped_summary(job: FileJob) -> VideoSummary:
+    return VideoSummary(job.video_id, job.info.path, job.meta.title, SKIP, job.info.duration_s)

@@ -1,0 +1,178 @@
+"""Probe a media file: what it holds (duration, streams, resolution, fps), or a one-line reason it cannot be used.
+
+PyAV (the FFmpeg libraries faster-whisper already depends on) opens the container; a file opens only if FFmpeg
+recognises it, and we additionally decode a little at the start and near the end, because a file cut short by a
+crash or an unfinished upload often opens fine and only fails where the data stops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from reelmind.errors import MediaError
+
+# Names that download managers and editors give to files they have not finished writing.
+PARTIAL_SUFFIXES = (".part", ".partial", ".crdownload", ".download", ".tmp", ".temp", ".swp", ".!ut")
+# Read in 1 MiB blocks: large enough to hash at disk speed, small enough to keep memory flat.
+HASH_BLOCK_BYTES = 1 << 20
+# Decoding checks the file up to this close to its stated end (seconds).
+TAIL_CHECK_S = 1.0
+# ...allowing the streams to end this fraction of the duration early (audio and video rarely end together).
+TAIL_TOLERANCE = 0.05
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    path: str
+    size_bytes: int
+    content_hash: str
+    duration_s: float
+    container: str
+    has_audio: bool
+    has_video: bool
+    audio_codec: str | None = None
+    audio_channels: int | None = None
+    audio_sample_rate: int | None = None
+    video_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+
+    @property
+    def video_id(self) -> str:
+        return self.content_hash[:16]
+
+
+def is_partial_name(path: str | Path) -> bool:
+    name = Path(path).name
+    return name.startswith((".", "~$")) or name.lower().endswith(PARTIAL_SUFFIXES)
+
+
+def content_hash(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(HASH_BLOCK_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def probe(path: str | Path, settle_s: float = 2.0) -> MediaInfo:
+    """Describe `path`, or raise MediaError with the reason it cannot be ingested."""
+    path = Path(path)
+    if not path.exists():
+        raise MediaError(path, "file not found")
+    if path.is_dir():
+        raise MediaError(path, "is a folder, not a media file")
+    if is_partial_name(path):
+        raise MediaError(path, "temporary or partial file (an unfinished download or upload?)")
+    _check_not_growing(path, settle_s)
+    size = path.stat().st_size
+    if size == 0:
+        raise MediaError(path, "empty file (0 bytes)")
+    try:
+        container = av.open(str(path))
+    except av.error.InvalidDataError:
+        raise MediaError(path, "not a media file, or corrupt or truncated (FFmpeg cannot read its format)") from None
+    except av.error.FFmpegError as exc:
+        raise MediaError(path, f"cannot open: {exc}") from None
+    with container:
+        audio = next(iter(container.streams.audio), None)
+        video = next((s for s in container.streams.video if not _is_cover_art(s)), None)
+        if audio is None and video is None:
+            raise MediaError(path, "no audio or video stream")
+        for stream in (audio, video):
+            if stream is not None and stream.codec_context is None:
+                raise MediaError(path, f"unsupported {stream.type} codec (FFmpeg has no decoder for it)")
+        duration = _duration_s(container, audio, video)
+        if duration <= 0:
+            raise MediaError(path, "no playable duration")
+        _check_decodes(path, container, audio or video, duration)
+        fps = float(video.average_rate) if video is not None and video.average_rate else None
+        return MediaInfo(
+            path=str(path.resolve()),
+            size_bytes=size,
+            content_hash=content_hash(path),
+            duration_s=round(duration, 3),
+            container=container.format.name,
+            has_audio=audio is not None,
+            has_video=video is not None,
+            audio_codec=audio.codec_context.name if audio is not None else None,
+            audio_channels=audio.codec_context.channels if audio is not None else None,
+            audio_sample_rate=audio.codec_context.sample_rate if audio is not None else None,
+            video_codec=video.codec_context.name if video is not None else None,
+            width=video.codec_context.width if video is not None else None,
+            height=video.codec_context.height if video is not None else None,
+            fps=round(fps, 3) if fps else None,
+        )
+
+
+def _check_not_growing(path: Path, settle_s: float) -> None:
+    """A file written to within the last `settle_s` seconds must keep its size for that long."""
+    before = path.stat()
+    if settle_s <= 0 or time.time() - before.st_mtime > settle_s:
+        return
+    time.sleep(settle_s)
+    after = path.stat()
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise MediaError(path, f"still being written (size went from {before.st_size} to {after.st_size} bytes "
+                               f"in {settle_s:g} s); try again when the upload is complete")
+
+
+def _is_cover_art(stream: av.video.stream.VideoStream) -> bool:
+    # An mp3 or m4a with album art has a one-picture "video" stream; it is a podcast, not a video.
+    return bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
+def _duration_s(container, audio, video) -> float:
+    if container.duration:
+        return container.duration / av.time_base
+    for stream in (video, audio):
+        if stream is not None and stream.duration and stream.time_base:
+            return float(stream.duration * stream.time_base)
+    return 0.0
+
+
+def _check_decodes(path: Path, container, stream, duration: float) -> None:
+    """Decode one frame at the start, then read the packets near the stated end: a file cut short has none."""
+    codec = stream.codec_context.name
+    try:
+        _decode_one(container, stream)
+    except (av.error.FFmpegError, StopIteration):
+        raise MediaError(path, f"cannot decode {stream.type} ({codec})") from None
+    if duration <= 2 * TAIL_CHECK_S:
+        return
+    # Stream ends may differ from the container's stated duration by a frame or a codec delay; allow for it.
+    expected_end = duration - max(2 * TAIL_CHECK_S, TAIL_TOLERANCE * duration)
+    last_seen = 0.0
+    try:
+        container.seek(int((duration - TAIL_CHECK_S) * av.time_base), backward=True)
+        for packet in container.demux():
+            if packet.pts is not None and packet.time_base is not None:
+                last_seen = max(last_seen, float(packet.pts * packet.time_base))
+                if last_seen >= expected_end:
+                    return
+    except av.error.FFmpegError:
+        pass
+    raise MediaError(path, f"truncated or corrupt: data stops at {last_seen:.1f} s of the stated {duration:.1f} s")
+
+
+def _decode_one(container, stream) -> None:
+    for packet in container.demux(stream):
+        for _frame in packet.decode():
+            return
+    raise StopIteration
+
+
+def file_is_stable(path: str | os.PathLike, settle_s: float) -> bool:
+    """True when `path` has not changed size or mtime over `settle_s` seconds (for watchers)."""
+    try:
+        _check_not_growing(Path(path), settle_s)
+        return True
+    except MediaError:
+        return False
