@@ -1,0 +1,1 @@
+"""Prefect flows: the DAGs. One flow per module."""

@@ -176,3 +176,22 @@ def file_is_stable(path: str | os.PathLike, settle_s: float) -> bool:
         return True
     except MediaError:
         return False
+
+
+# Extensions picked up when a folder is ingested; a file named explicitly is always tried.
+MEDIA_EXTENSIONS = frozenset(
+    ".mp4 .m4v .mov .mkv .webm .avi .wmv .flv .ts .mts .m2ts .mpg .mpeg .3gp .ogv "
+    ".mp3 .m4a .aac .wav .flac .ogg .oga .opus .wma .aiff .aif .amr".split())
+
+
+def find_media_files(paths: list[str | Path]) -> list[str]:
+    """Files named directly, plus media files (by extension) found in folders, recursively, in a stable order."""
+    found: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(str(p) for p in path.rglob("*")
+                            if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS and not is_partial_name(p))
+        else:
+            found.append(str(path))
+    return list(dict.fromkeys(found))

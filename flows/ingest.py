@@ -1,0 +1,183 @@
+"""
+# Ingest: media files in, searchable multimodal records in LanceDB out
+
+For every audio or video file, this flow runs the DAG
+
+    probe ──┬── extract-audio ── transcribe ─────────┬── store
+            └── sample-frames ── describe-frames ────┘
+
+`probe` reads the container (duration, streams, resolution, fps), reads the sidecar metadata, and compares both
+with what the database holds: an unchanged file needs nothing, a changed sidecar needs only its document
+re-embedded, anything else needs the models. The sound branch (moviepy to 16 kHz mono, then Whisper behind voice
+activity detection) and the picture branch (shots and a time floor with PySceneDetect and OpenCV, then a visual
+model, OCR and captions) run concurrently, and up to `workers` files are in flight at once, so one file's speech
+overlaps another's frames. `store` merges title, description, tags, transcript, captions and on-screen text into
+one document, embeds it and every transcript segment and frame text in one batch, and commits the video to LanceDB.
+
+A file that fails (missing, not media, truncated, ...) is reported with a one-line reason, recorded in the
+`failures` table, and does not stop the others. Run it with `reelmind ingest PATH...` or `python -m flows.ingest`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.futures import wait
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from reelmind.config import Settings, load_settings
+from reelmind.errors import MediaError, StoreError
+from reelmind.pipeline import VideoSummary
+from reelmind.probe import find_media_files
+from tasks.media import extract_sound, plan_file
+from tasks.picture import describe_picture, sample_picture
+from tasks.speech import transcribe_sound
+from tasks.store import record_failure, store_file
+
+# Tasks per file in the DAG above. Tasks waiting on upstream futures hold a runner thread, so the runner has a
+# thread for every task of every file in flight, and files in flight are limited instead.
+TASKS_PER_FILE = 6
+RUNNER_THREADS = 32
+STAGES = ("probe", "audio", "speech", "frames", "vision", "store")
+
+
+@dataclass(frozen=True)
+class Failure:
+    path: str
+    reason: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    videos: list[VideoSummary] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def _run_name() -> str:
+    paths = flow_run.parameters.get("paths") or []
+    if len(paths) == 1:
+        return f"ingest-{Path(paths[0]).stem or Path(paths[0]).name}"
+    return f"ingest-{len(paths)}-paths"
+
+
+def _failure(path: str, chain: dict) -> Failure:
+    """The first stage that failed, and why, in one line."""
+    for stage in STAGES:
+        future = chain.get(stage)
+        if future is None:
+            continue
+        exc = future.result(raise_on_failure=False)
+        if not future.state.is_failed():
+            continue
+        if isinstance(exc, MediaError):
+            return Failure(path, exc.reason, exc.stage if stage == "probe" else stage)
+        if isinstance(exc, StoreError):
+            return Failure(path, str(exc), stage)
+        if isinstance(exc, BaseException):
+            return Failure(path, " ".join(f"{type(exc).__name__}: {exc}".split()), stage)
+        return Failure(path, str(future.state.message or "failed"), stage)
+    return Failure(path, "did not complete", "unknown")
+
+
+def _submit(path: str, settings: Settings) -> dict:
+    job = plan_file.submit(path, settings)
+    audio = extract_sound.submit(job)
+    transcript = transcribe_sound.submit(job, audio, settings)
+    samples = sample_picture.submit(job, settings)
+    frames = describe_picture.submit(job, samples, settings)
+    stored = store_file.submit(job, transcript, frames, settings)
+    return {"probe": job, "audio": audio, "speech": transcript, "frames": samples, "vision": frames,
+            "store": stored}
+
+
+@flow(name="ingest", flow_run_name=_run_name, task_runner=ThreadPoolTaskRunner(max_workers=RUNNER_THREADS))
+def ingest(paths: list[str], db: str | None = None, show_progress: bool = False) -> IngestReport:
+    """Ingest media files and folders (recursively) into the LanceDB at `db` (default: settings)."""
+    started = time.perf_counter()
+    logger = get_run_logger()
+    settings = load_settings(db=db)
+    files = find_media_files(paths)
+    logger.info("%d media files to ingest into %s", len(files), settings.db)
+    window = max(1, min(settings.workers, RUNNER_THREADS // TASKS_PER_FILE))
+    progress_id = create_progress_artifact(0.0, key="ingest-progress",
+                                           description=f"Files done out of {len(files)}")
+    bar = _ProgressBar(len(files)) if show_progress else None
+    summaries, failures = [], []
+    pending, in_flight = list(files), {}
+    while pending or in_flight:
+        while pending and len(in_flight) < window:
+            path = pending.pop(0)
+            in_flight[path] = _submit(path, settings)
+        done, _ = wait([chain["store"] for chain in in_flight.values()], timeout=0.5)
+        for path, chain in list(in_flight.items()):
+            if chain["store"] not in done:
+                continue
+            del in_flight[path]
+            outcome = chain["store"].result(raise_on_failure=False)
+            if isinstance(outcome, VideoSummary):
+                summaries.append(outcome)
+            else:
+                failure = _failure(path, chain)
+                failures.append(failure)
+                record_failure(failure.path, failure.reason, failure.stage, settings)
+            finished = len(summaries) + len(failures)
+            update_progress_artifact(progress_id, 100.0 * finished / max(len(files), 1))
+            if bar:
+                bar.advance(Path(path).name)
+    if bar:
+        bar.close()
+    report = IngestReport(summaries, failures, round(time.perf_counter() - started, 2))
+    _publish(report)
+    return report
+
+
+def _publish(report: IngestReport) -> None:
+    rows = [{"title": v.title, "file": Path(v.path).name, "action": v.action, "duration_s": v.duration_s,
+             "language": v.language or "", "segments": v.n_segments, "frames": v.n_frames,
+             **{f"{stage}_s": seconds for stage, seconds in v.stage_seconds.items()}} for v in report.videos]
+    if rows:
+        create_table_artifact(rows, key="ingested-videos", description="Videos ingested in this run")
+    if report.failures:
+        create_table_artifact([{"file": f.path, "stage": f.stage, "reason": f.reason} for f in report.failures],
+                              key="ingest-failures", description="Files that could not be ingested, and why")
+
+
+class _ProgressBar:
+    """A terminal progress bar (rich, on stderr) for people running the flow from a shell."""
+
+    def __init__(self, total: int):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                 TextColumn("{task.description}"), console=Console(stderr=True), transient=False)
+        self.progress.start()
+        self.task = self.progress.add_task("", total=total)
+
+    def advance(self, name: str) -> None:
+        self.progress.update(self.task, advance=1, description=name)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+if __name__ == "__main__":
+    import sys
+
+    result = ingest(sys.argv[1:] or ["media_fixtures"], show_progress=True)
+    for video in result.videos:
+        print(f"{video.action:8} {video.title} ({video.duration_s:.1f} s)")
+    for failure in result.failures:
+        print(f"FAILED {failure.path}: {failure.reason}")
+    sys.exit(0 if result.ok else 1)
