@@ -75,11 +75,9 @@ def _failure(path: str, chain: dict) -> Failure:
     """The first stage that failed, and why, in one line."""
     for stage in STAGES:
         future = chain.get(stage)
-        if future is None:
+        if future is None or not future.state.is_failed():
             continue
         exc = future.result(raise_on_failure=False)
-        if not future.state.is_failed():
-            continue
         if isinstance(exc, MediaError):
             return Failure(path, exc.reason, exc.stage if stage == "probe" else stage)
         if isinstance(exc, StoreError):
