@@ -128,7 +128,7 @@ class Clip:
         vectors = _normalise(np.concatenate(vectors))
         if self._label_vectors is None:
             self._label_vectors = self.embed_texts([f"a photo of a {n}" for n in self.names])
-        scale = float(self.model.logit_scale.exp())
+        scale = float(self.model.logit_scale.detach().exp())
         logits = scale * vectors @ self._label_vectors.T
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)

@@ -1,0 +1,183 @@
+"""The `reelmind` command line.
+
+    reelmind ingest PATH... [--db URI]          files or folders, into LanceDB (exit 1 if any file failed)
+    reelmind search "QUERY" [--k N] [--json]    videos and moments, in Chinese or English
+    reelmind videos [--json]                    what is stored
+    reelmind failures [--json]                  files that could not be ingested, and why
+
+Usage errors exit with status 2 (argparse's convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def _fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    minutes, secs = divmod(float(seconds), 60)
+    return f"{int(minutes):02d}:{secs:04.1f}"
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    if not args.verbose:
+        # The progress bar and the summary table are the terminal's view; Prefect's logs still reach its API/UI.
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    from flows.ingest import ingest
+    from rich.table import Table
+
+    report = ingest(args.paths, db=args.db, show_progress=True)
+    table = Table(title=f"Ingested in {report.wall_s:.1f} s")
+    for column in ("file", "title", "status", "duration", "language", "segments", "frames"):
+        table.add_column(column)
+    for v in report.videos:
+        table.add_row(Path(v.path).name, v.title, v.action, f"{v.duration_s:.1f} s", v.language or "-",
+                      str(v.n_segments), str(v.n_frames))
+    for f in report.failures:
+        table.add_row(Path(f.path).name, "", f"[red]failed ({f.stage})[/red]", "", "", "", "")
+    console = _console()
+    console.print(table)
+    for f in report.failures:
+        print(f"error: {f.path}: {f.reason}", file=sys.stderr)
+    media_s = sum(v.duration_s for v in report.videos if v.action == "full")
+    console.print(f"{len(report.videos)} ok ({media_s:.1f} s of media through the models), "
+                  f"{len(report.failures)} failed")
+    return 0 if report.ok else 1
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from reelmind.config import load_settings
+    from reelmind.search import search
+
+    hits = search(args.query, load_settings(db=args.db), k=args.k)
+    if args.json:
+        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+        return 0
+    if not hits:
+        print("no results")
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"Search: {args.query}")
+    for column in ("#", "score", "title", "moment", "what matched"):
+        table.add_column(column)
+    for rank, h in enumerate(hits, 1):
+        span = f"{_fmt_time(h.start)}-{_fmt_time(h.end)}" if h.start is not None else ""
+        table.add_row(str(rank), f"{h.score:.3f}", f"{h.title}\n[dim]{h.path}[/dim]", span,
+                      f"[{h.match}] {h.text}")
+    _console().print(table)
+    return 0
+
+
+def _video_json(store, row: dict) -> dict:
+    segments = store.children("segments", row["id"], row["rev"])
+    return {
+        "id": row["id"], "path": row["path"], "title": row["title"], "description": row["description"],
+        "tags": row["tags"], "duration_s": row["duration_s"], "language": row["language"],
+        "transcript": row["transcript"],
+        "segments": [{"start": s["start"], "end": s["end"], "text": s["text"]} for s in segments],
+        "captions": row["captions"], "caption_source": row["caption_source"], "ocr_text": row["ocr_text"],
+        "n_frames": row["n_frames"], "has_audio": row["has_audio"], "has_video": row["has_video"],
+        "width": row["width"], "height": row["height"], "fps": row["fps"], "thumbnail_path": row["thumbnail_path"],
+        "models": json.loads(row["models"] or "{}"), "stage_seconds": json.loads(row["stage_seconds"] or "{}"),
+        "ingested_at": row["ingested_at"].isoformat() if row["ingested_at"] else None,
+    }
+
+
+def cmd_videos(args: argparse.Namespace) -> int:
+    from reelmind.config import load_settings
+    from reelmind.store import Store
+
+    store = Store.open(load_settings(db=args.db).db)
+    rows = sorted(store.videos([c for c in _VIDEO_COLUMNS]), key=lambda r: r["path"])
+    if args.json:
+        for row in rows:
+            print(json.dumps(_video_json(store, row), ensure_ascii=False))
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} videos in {store.uri}")
+    for column in ("id", "title", "duration", "language", "frames", "transcript"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r["id"], r["title"], f"{r['duration_s']:.1f} s", r["language"] or "-", str(r["n_frames"]),
+                      (r["transcript"] or "")[:60])
+    _console().print(table)
+    return 0
+
+
+_VIDEO_COLUMNS = ["id", "rev", "path", "title", "description", "tags", "duration_s", "language", "transcript",
+                  "captions", "caption_source", "ocr_text", "n_frames", "has_audio", "has_video", "width", "height",
+                  "fps", "thumbnail_path", "models", "stage_seconds", "ingested_at"]
+
+
+def cmd_failures(args: argparse.Namespace) -> int:
+    from reelmind.config import load_settings
+    from reelmind.store import Store
+
+    rows = Store.open(load_settings(db=args.db).db).failures()
+    for row in rows:
+        if args.json:
+            print(json.dumps({"path": row["path"], "stage": row["stage"], "reason": row["reason"],
+                              "failed_at": row["failed_at"].isoformat()}, ensure_ascii=False))
+        else:
+            print(f"{row['path']}: {row['reason']} (stage {row['stage']}, {row['failed_at']:%Y-%m-%d %H:%M})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reelmind", description="Understand videos and recommend them.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--db", help="LanceDB URI (default: $REELMIND_DB or ./data/lancedb)")
+        return p
+
+    p = with_db(sub.add_parser("ingest", help="ingest media files or folders"))
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--verbose", action="store_true", help="show Prefect's logs on the terminal")
+    p.set_defaults(func=cmd_ingest)
+
+    p = with_db(sub.add_parser("search", help="semantic search over videos and moments"))
+    p.add_argument("query")
+    p.add_argument("--k", type=int, default=5, help="number of videos (default 5)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = with_db(sub.add_parser("videos", help="list stored videos"))
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=cmd_videos)
+
+    p = with_db(sub.add_parser("failures", help="files that could not be ingested"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_failures)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "k", 1) is not None and getattr(args, "k", 1) < 1:
+        parser.error("--k must be at least 1")
+    from reelmind.errors import ReelMindError
+
+    try:
+        return args.func(args)
+    except (ReelMindError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

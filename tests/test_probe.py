@@ -1,0 +1,125 @@
+"""Probing: real clips are understood; every kind of bad input gets a one-line reason that names the file."""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import SHARED_MEDIA, shared_media
+from reelmind.errors import MediaError
+from reelmind.probe import find_media_files, probe
+
+
+@pytest.mark.parametrize("name, has_audio, has_video, duration", [
+    ("big_buck_bunny_0_30.webm", True, True, 30.0),        # VP8 + Vorbis
+    ("big_buck_bunny_small_6ch.mp4", True, True, 5.3),     # H.264 + 6-channel AAC
+    ("jfk_speech_over_bbb_frames.mp4", True, True, 11.0),
+    ("jfk.flac", True, False, 11.0),
+    ("chinese_zijide_jiao.flac", True, False, 0.96),
+    ("multilingual.mp3", True, False, 59.9),
+])
+def test_real_clips(name, has_audio, has_video, duration):
+    info = probe(shared_media(name), settle_s=0)
+    assert (info.has_audio, info.has_video) == (has_audio, has_video)
+    assert info.duration_s == pytest.approx(duration, abs=0.1)
+    assert len(info.video_id) == 16 and info.content_hash.startswith(info.video_id)
+    if has_video:
+        assert info.width and info.height and info.fps
+
+
+def _reason(path, **kw) -> str:
+    with pytest.raises(MediaError) as caught:
+        probe(path, settle_s=kw.get("settle_s", 0))
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(str(path)), message
+    return caught.value.reason
+
+
+def test_missing_file(tmp_path):
+    assert _reason(tmp_path / "nope.mp4") == "file not found"
+
+
+def test_zero_byte_file(tmp_path):
+    (tmp_path / "empty.mp4").touch()
+    assert "empty file" in _reason(tmp_path / "empty.mp4")
+
+
+def test_not_media(tmp_path):
+    path = tmp_path / "notes.mp4"
+    path.write_text("these are meeting notes, not a video\n" * 50)
+    assert "not a media file" in _reason(path)
+
+
+def test_truncated_mp4_header(tmp_path):
+    data = shared_media("jfk_speech_over_bbb_frames.mp4").read_bytes()
+    path = tmp_path / "cut.mp4"
+    path.write_bytes(data[: len(data) // 2])  # this file's index (moov) is at the end: FFmpeg cannot open it
+    assert "corrupt or truncated" in _reason(path)
+
+
+def test_truncated_webm_tail(tmp_path):
+    data = shared_media("big_buck_bunny_0_30.webm").read_bytes()
+    path = tmp_path / "cut.webm"
+    path.write_bytes(data[: len(data) * 6 // 10])  # opens fine; the data just stops
+    assert "truncated" in _reason(path)
+
+
+def test_unsupported_codec(tmp_path):
+    samples = bytes(32000)
+    fmt = struct.pack("<HHIIHH", 0x9999, 1, 16000, 32000, 2, 16)  # a WAV format tag no decoder knows
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(samples)) + samples
+    path = tmp_path / "odd.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    assert "unsupported audio codec" in _reason(path)
+
+
+def test_no_streams(tmp_path):
+    import imageio_ffmpeg
+
+    srt = tmp_path / "subs.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:02,000\nhello\n")
+    path = tmp_path / "subtitles_only.mkv"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(srt), str(path)], check=True)
+    assert _reason(path) == "no audio or video stream"
+
+
+def test_partial_download_name(tmp_path):
+    path = tmp_path / "movie.mp4.part"
+    path.write_bytes(b"\0" * 100)
+    assert "partial" in _reason(path)
+
+
+def test_file_still_being_written(tmp_path):
+    path = tmp_path / "uploading.mp4"
+    path.write_bytes(b"\0" * 1000)
+    stop = threading.Event()
+
+    def writer():
+        with path.open("ab") as f:
+            while not stop.is_set():
+                f.write(b"\0" * 1000)
+                f.flush()
+                time.sleep(0.05)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert "still being written" in _reason(path, settle_s=0.5)
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_folder_scan_keeps_media_only(tmp_path):
+    (tmp_path / "a.mp4").write_bytes(b"x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.flac").write_bytes(b"x")
+    (tmp_path / "README.md").write_text("x")
+    (tmp_path / "c.mp4.json").write_text("{}")
+    (tmp_path / "d.mp4.part").write_bytes(b"x")
+    found = find_media_files([tmp_path, tmp_path / "README.md"])
+    assert [p.split("/")[-1] for p in found] == ["a.mp4", "b.flac", "README.md"]
