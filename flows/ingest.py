@@ -122,9 +122,10 @@ def ingest(paths: list[str], db: str | None = None, show_progress: bool = False)
             if chain["store"] not in done:
                 continue
             del in_flight[path]
-            outcome = chain["store"].result(raise_on_failure=False)
-            if isinstance(outcome, VideoSummary):
-                summaries.append(outcome)
+            for future in chain.values():
+                future.wait()  # sets each future's final state locally; `.state` would otherwise ask the API
+            if chain["store"].state.is_completed():
+                summaries.append(chain["store"].result())
             else:
                 failure = _failure(path, chain)
                 failures.append(failure)
