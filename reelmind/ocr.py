@@ -27,11 +27,28 @@ def _load():
 
 
 def read_text(bgr: np.ndarray) -> list[str]:
-    """Lines of text in a BGR frame, top to bottom."""
+    """Lines of text in a BGR frame, top to bottom; boxes on one line are joined left to right."""
     engine = _load()
     with _lock:
         result, _elapsed = engine(bgr)
-    if not result:
-        return []
-    boxes = sorted(result, key=lambda r: (min(p[1] for p in r[0]), min(p[0] for p in r[0])))
-    return [text.strip() for _box, text, score in boxes if float(score) >= MIN_CONFIDENCE and text.strip()]
+    boxes = [(box, text.strip()) for box, text, score in (result or [])
+             if float(score) >= MIN_CONFIDENCE and text.strip()]
+    return [" ".join(text for _box, text in line) for line in _lines(boxes)]
+
+
+def _lines(boxes: list) -> list[list]:
+    """Group boxes whose vertical centres lie within half a box height of each other (RapidOCR often splits one
+    line of large text into several boxes, not always in reading order)."""
+    def centre(box):
+        ys = [p[1] for p in box]
+        return (min(ys) + max(ys)) / 2, max(ys) - min(ys)
+
+    lines: list[list] = []
+    for item in sorted(boxes, key=lambda b: centre(b[0])[0]):
+        y, height = centre(item[0])
+        if lines and abs(y - lines[-1][-1][2]) <= max(height, lines[-1][-1][3]) / 2:
+            lines[-1].append((*item, y, height))
+        else:
+            lines.append([(*item, y, height)])
+    return [[(box, text) for box, text, _y, _h in sorted(line, key=lambda b: min(p[0] for p in b[0]))]
+            for line in lines]
