@@ -24,11 +24,12 @@ STAGES = ("probe", "audio", "speech", "frames", "vision", "store")
 
 def main(paths: list[str]) -> None:
     from flows.ingest import ingest
-    from reelmind.probe import find_media_files
+    from reelmind.probe import find_media_files, probe
 
     files = find_media_files(paths)
+    warm_up = next(f for f in files if (lambda i: i.has_audio and i.has_video)(probe(f, settle_s=0)))
     with tempfile.TemporaryDirectory() as tmp:
-        warm = ingest([files[0]], db=f"{tmp}/warm/lancedb")  # loads every model once
+        warm = ingest([warm_up], db=f"{tmp}/warm/lancedb")  # loads every model once
         report = ingest(files, db=f"{tmp}/bench/lancedb")
     full = [v for v in report.videos if v.action == "full"]
     media = sum(v.duration_s for v in full)

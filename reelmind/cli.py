@@ -73,7 +73,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     for column in ("#", "score", "title", "moment", "what matched"):
         table.add_column(column)
     for rank, h in enumerate(hits, 1):
-        span = f"{_fmt_time(h.start)}-{_fmt_time(h.end)}" if h.start is not None else ""
+        span = "" if h.start is None else _fmt_time(h.start) if h.start == h.end else \
+            f"{_fmt_time(h.start)}-{_fmt_time(h.end)}"
         table.add_row(str(rank), f"{h.score:.3f}", f"{h.title}\n[dim]{h.path}[/dim]", span,
                       f"[{h.match}] {h.text}")
     _console().print(table)

@@ -39,6 +39,7 @@ class FileJob:
     rev: str
     work_dir: str
     thumbnails_dir: str
+    probe_s: float = 0.0
 
     @property
     def video_id(self) -> str:
@@ -69,6 +70,7 @@ def backend(kind: str, settings: Settings):
 
 
 def plan_file(path: str, settings: Settings) -> FileJob:
+    started = time.perf_counter()
     info = probe(path, settle_s=settings.settle_s)
     meta = load_metadata(path)
     action = FULL
@@ -81,7 +83,8 @@ def plan_file(path: str, settings: Settings) -> FileJob:
     data = settings.resolved_data_dir()
     return FileJob(info, meta, action, rev=(row["rev"] if action != FULL else uuid.uuid4().hex[:12]),
                    work_dir=str(data / "work" / info.video_id),
-                   thumbnails_dir=str(data / "thumbnails" / info.video_id))
+                   thumbnails_dir=str(data / "thumbnails" / info.video_id),
+                   probe_s=round(time.perf_counter() - started, 3))
 
 
 def _timed_json(path: Path, payload: dict, started: float) -> str:
@@ -153,8 +156,8 @@ def _seconds(path: Path) -> float:
     return float(json.loads(path.read_text()).get("seconds", 0.0)) if path.is_file() else 0.0
 
 
-def store_file(job: FileJob, transcript_json: str | None, frames_json: str | None, settings: Settings,
-               probe_seconds: float = 0.0) -> VideoSummary:
+def store_file(job: FileJob, transcript_json: str | None, frames_json: str | None,
+               settings: Settings) -> VideoSummary:
     """Merge everything into one document, embed the texts in one batch, and commit the video to LanceDB."""
     started = time.perf_counter()
     text_model, vision = backend("text", settings), backend("vision", settings)
@@ -174,7 +177,7 @@ def store_file(job: FileJob, transcript_json: str | None, frames_json: str | Non
         visual = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32).tolist()
 
     work = Path(job.work_dir)
-    stage_seconds = {"probe": round(probe_seconds, 3),
+    stage_seconds = {"probe": job.probe_s,
                      "audio": _seconds(work / "audio.json"), "speech": _seconds(work / "transcript.json"),
                      "frames": _seconds(work / "samples.json"), "vision": _seconds(work / "describe.json")}
     models = {"config": models_config(settings), "speech": transcript.model_id,
