@@ -137,6 +137,50 @@ def cmd_failures(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_events_import(args: argparse.Namespace) -> int:
+    from reelmind.config import load_settings
+    from reelmind.events import import_events
+    from reelmind.store import Store
+
+    added = import_events(args.file, Store.open(load_settings(db=args.db).db))
+    print(f"{args.file}: {added} new events imported")
+    return 0
+
+
+def cmd_events_add(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from reelmind.config import load_settings
+    from reelmind.events import VideoResolver, validate, write_events
+    from reelmind.store import Store
+
+    store = Store.open(load_settings(db=args.db).db)
+    record = {"user_id": args.user, "video_id": args.video or "", "event": args.event,
+              "timestamp": args.timestamp or datetime.now(timezone.utc).isoformat(),
+              "watch_fraction": args.watch_fraction, "text": args.text}
+    try:
+        event = validate(record, VideoResolver(store))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    write_events(store, [event])
+    print(f"added {event.event} by {event.user_id}" + (f" on {event.video_id}" if event.video_id else ""))
+    return 0
+
+
+def cmd_events_list(args: argparse.Namespace) -> int:
+    from reelmind.config import load_settings
+    from reelmind.events import load_events
+    from reelmind.store import Store
+
+    rows = sorted(load_events(Store.open(load_settings(db=args.db).db)), key=lambda r: (r["timestamp"], r["user_id"]))
+    for r in rows:
+        if args.user and r["user_id"] != args.user:
+            continue
+        print(json.dumps({**r, "timestamp": r["timestamp"].isoformat()}, ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reelmind", description="Understand videos and recommend them.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,6 +203,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_db(sub.add_parser("videos", help="list stored videos"))
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_videos)
+
+    events = sub.add_parser("events", help="user events: import, add, list").add_subparsers(dest="events_command",
+                                                                                          required=True)
+    p = with_db(events.add_parser("import", help="import events from CSV or JSON lines (all or nothing)"))
+    p.add_argument("file")
+    p.set_defaults(func=cmd_events_import)
+    p = with_db(events.add_parser("add", help="add one event"))
+    p.add_argument("--user", required=True)
+    p.add_argument("--video", help="video id or unique file name (not needed for search events)")
+    p.add_argument("--event", required=True, choices=["view", "like", "share", "skip", "comment", "search"])
+    p.add_argument("--watch-fraction", type=float)
+    p.add_argument("--text", help="the comment or the search query")
+    p.add_argument("--timestamp", help="Unix seconds or ISO 8601 (default: now)")
+    p.set_defaults(func=cmd_events_add)
+    p = with_db(events.add_parser("list", help="events as JSON lines"))
+    p.add_argument("--user")
+    p.set_defaults(func=cmd_events_list)
 
     p = with_db(sub.add_parser("failures", help="files that could not be ingested"))
     p.add_argument("--json", action="store_true")

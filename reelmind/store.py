@@ -200,15 +200,28 @@ class Store:
                 self._retry(table.delete, f"path = {_sql_str(path)}")
 
     def _ensure_failures(self) -> lancedb.table.Table:
-        table = self.table("failures")
+        return self.ensure_table("failures", FAILURES_SCHEMA)
+
+    def ensure_table(self, name: str, schema: pa.Schema) -> lancedb.table.Table:
+        """A table without vector columns (failures, events, ...), created on first use."""
+        table = self.table(name)
         if table is None:
-            table = self.db.create_table("failures", schema=FAILURES_SCHEMA, exist_ok=True)
-            self._tables["failures"] = table
+            table = self.db.create_table(name, schema=schema, exist_ok=True)
+            self._tables[name] = table
         return table
 
-    def _upsert(self, table: lancedb.table.Table, key: str, rows: list[dict]) -> None:
-        self._retry(lambda: table.merge_insert(key).when_matched_update_all()
-                    .when_not_matched_insert_all().execute(rows))
+    def upsert(self, table: lancedb.table.Table, key: str, rows: list[dict], update_matched: bool = True) -> None:
+        with self._write_lock:
+            self._upsert(table, key, rows, update_matched)
+
+    def _upsert(self, table: lancedb.table.Table, key: str, rows: list[dict], update_matched: bool = True) -> None:
+        def merge():
+            builder = table.merge_insert(key)
+            if update_matched:
+                builder = builder.when_matched_update_all()
+            return builder.when_not_matched_insert_all().execute(rows)
+
+        self._retry(merge)
 
     @staticmethod
     def _retry(fn, *args):
