@@ -181,6 +181,34 @@ def cmd_events_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    import signal
+
+    from reelmind.config import load_settings
+    from reelmind.watch import EVENT_NAME, UploadWatcher, emit_prefect_event
+
+    settings = load_settings(db=args.db)
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        print(f"error: {folder}: not a folder", file=sys.stderr)
+        return 2
+    state = Path(args.state) if args.state else settings.resolved_data_dir() / "watch" / (
+        folder.resolve().as_posix().strip("/").replace("/", "_") + ".json")
+
+    def emit(upload):
+        emit_prefect_event(upload)
+        print(f"{EVENT_NAME}: {upload.path} ({upload.size_bytes} bytes)", flush=True)
+
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    print(f"watching {folder} (state: {state}); Ctrl-C to stop", flush=True)
+    try:
+        UploadWatcher(folder, state, settle_s=args.settle, emit=emit).run(stop=lambda: bool(stopping))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reelmind", description="Understand videos and recommend them.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -220,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_db(events.add_parser("list", help="events as JSON lines"))
     p.add_argument("--user")
     p.set_defaults(func=cmd_events_list)
+
+    p = with_db(sub.add_parser("watch", help="announce new media files in a folder as Prefect events"))
+    p.add_argument("folder")
+    p.add_argument("--state", help="file that remembers what was announced (default: under the data folder)")
+    p.add_argument("--settle", type=float, default=2.0, help="seconds a file must stay unchanged (default 2)")
+    p.set_defaults(func=cmd_watch)
 
     p = with_db(sub.add_parser("failures", help="files that could not be ingested"))
     p.add_argument("--json", action="store_true")

@@ -1,0 +1,125 @@
+"""Watch a folder for uploads and announce each new media file once it is completely written.
+
+A file is announced (by default as a Prefect event `video.uploaded`, which the ingest deployment is triggered by)
+when:
+- its name is not a temporary or partial one (`.part`, `.crdownload`, `.tmp`, dot-files, ...);
+- its size and modification time have not changed for `settle_s` seconds;
+- no process on this machine still has it open for writing (Linux: /proc/*/fdinfo);
+- its content has not been announced before. Announced content hashes are kept in a state file, so a restarted
+  watcher neither repeats old files nor misses the ones that arrived while it was down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reelmind.probe import content_hash, find_media_files
+
+EVENT_NAME = "video.uploaded"
+# Polling, not inotify: it works the same on local disks, network mounts and object-store fuse mounts.
+POLL_S = 1.0
+# O_WRONLY | O_RDWR in a /proc/<pid>/fdinfo "flags" field (octal).
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR
+
+
+@dataclass(frozen=True)
+class Upload:
+    path: str
+    content_hash: str
+    size_bytes: int
+
+    @property
+    def video_id(self) -> str:
+        return self.content_hash[:16]
+
+
+def emit_prefect_event(upload: Upload) -> None:
+    from prefect.events import emit_event
+
+    emit_event(event=EVENT_NAME, resource={"prefect.resource.id": f"video.{upload.video_id}",
+                                           "prefect.resource.name": Path(upload.path).name},
+               payload={"path": upload.path, "content_hash": upload.content_hash, "size_bytes": upload.size_bytes})
+
+
+def open_for_writing(path: str | Path) -> bool:
+    """Whether any process we can see holds `path` open for writing."""
+    target = os.path.realpath(path)
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return False
+    for pid_dir in proc.iterdir():
+        if not pid_dir.name.isdigit():
+            continue
+        try:
+            for fd in (pid_dir / "fd").iterdir():
+                if os.readlink(fd) == target:
+                    flags = (pid_dir / "fdinfo" / fd.name).read_text().split("flags:")[1].split()[0]
+                    if int(flags, 8) & _WRITE_FLAGS:
+                        return True
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended, or is not ours to read
+    return False
+
+
+@dataclass
+class UploadWatcher:
+    folder: Path
+    state_file: Path
+    settle_s: float = 2.0
+    emit: Callable[[Upload], None] = emit_prefect_event
+    announced: set[str] = field(default_factory=set)
+    _seen: dict[str, tuple[int, int, float]] = field(default_factory=dict)  # path -> (size, mtime_ns, since)
+
+    def __post_init__(self) -> None:
+        self.folder, self.state_file = Path(self.folder), Path(self.state_file)
+        if self.state_file.is_file():
+            self.announced = set(json.loads(self.state_file.read_text()).get("announced", []))
+
+    def _save(self) -> None:
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
+        tmp.write_text(json.dumps({"folder": str(self.folder), "announced": sorted(self.announced)}))
+        tmp.replace(self.state_file)
+
+    def poll(self, now: float | None = None) -> list[Upload]:
+        """One scan: announce the files that became complete since the last scan."""
+        now = time.monotonic() if now is None else now
+        ready = []
+        present = set()
+        for path in find_media_files([self.folder]) if self.folder.is_dir() else []:
+            present.add(path)
+            try:
+                stat = os.stat(path)
+            except OSError:
+                continue
+            key = (stat.st_size, stat.st_mtime_ns)
+            previous = self._seen.get(path)
+            if previous is None or previous[:2] != key:
+                self._seen[path] = (*key, now)
+                continue
+            if previous[2] is None or now - previous[2] < self.settle_s or stat.st_size == 0:
+                continue
+            if open_for_writing(path):
+                continue
+            digest = content_hash(path)
+            self._seen[path] = (*key, None)  # settled: not looked at again unless it changes
+            if digest in self.announced:
+                continue
+            upload = Upload(str(Path(path).resolve()), digest, stat.st_size)
+            self.emit(upload)
+            self.announced.add(digest)
+            self._save()
+            ready.append(upload)
+        for gone in set(self._seen) - present:
+            del self._seen[gone]
+        return ready
+
+    def run(self, stop: Callable[[], bool] = lambda: False, poll_s: float = POLL_S) -> None:
+        while not stop():
+            self.poll()
+            time.sleep(poll_s)

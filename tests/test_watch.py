@@ -1,0 +1,56 @@
+"""The upload watcher: complete files only, each content once, across restarts."""
+
+from __future__ import annotations
+
+import shutil
+
+from conftest import FIXTURES
+from reelmind.watch import UploadWatcher, open_for_writing
+
+
+def _watcher(tmp_path, got):
+    return UploadWatcher(tmp_path / "uploads", tmp_path / "state.json", settle_s=1.0, emit=got.append)
+
+
+def test_announces_complete_files_once_and_survives_restart(tmp_path):
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    got = []
+    watcher = _watcher(tmp_path, got)
+    shutil.copy(FIXTURES / "gardening_podcast.mp3", uploads / "a.mp3")
+    (uploads / "b.mp4.part").write_bytes(b"partial")             # a download in progress: never announced
+    assert watcher.poll(now=0.0) == []                          # first sight: not yet known to be stable
+    assert watcher.poll(now=0.5) == []                          # stable for less than settle_s
+    [upload] = watcher.poll(now=1.6)
+    assert upload.path == str((uploads / "a.mp3").resolve()) and len(upload.content_hash) == 64
+    assert watcher.poll(now=5.0) == []                          # never twice
+    shutil.copy(FIXTURES / "gardening_podcast.mp3", uploads / "copy-of-a.mp3")
+    for t in (6.0, 7.5):
+        assert watcher.poll(now=t) == []                        # same content under another name: not again
+
+    restarted = _watcher(tmp_path, got)
+    shutil.copy(FIXTURES / "tomato_soup_recipe.mp4", uploads / "new.mp4")  # arrived while it was down
+    restarted.poll(now=100.0)
+    assert [u.path.split("/")[-1] for u in restarted.poll(now=101.5)] == ["new.mp4"]
+    assert [u.path.split("/")[-1] for u in got] == ["a.mp3", "new.mp4"]
+
+
+def test_a_growing_file_waits(tmp_path):
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    got = []
+    watcher = _watcher(tmp_path, got)
+    data = (FIXTURES / "tomato_soup_recipe.mp4").read_bytes()
+    target = uploads / "big.mp4"
+    with target.open("wb") as f:
+        f.write(data[:1000])
+        f.flush()
+        watcher.poll(now=0.0)
+        assert open_for_writing(target)
+        assert watcher.poll(now=2.0) == []                      # size stable, but the writer still has it open
+        f.write(data[1000:])
+        f.flush()
+        assert watcher.poll(now=3.0) == []                      # it grew
+    assert not open_for_writing(target)
+    watcher.poll(now=3.5)
+    assert [u.size_bytes for u in watcher.poll(now=5.0)] == [len(data)]
