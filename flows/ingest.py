@@ -64,6 +64,20 @@ class IngestReport:
         return not self.failures
 
 
+def task_runner_for(settings: Settings):
+    """The task runner the settings ask for (`REELMIND_TASK_RUNNER`, `REELMIND_DASK_ADDRESS`)."""
+    if settings.task_runner == "threads":
+        return ThreadPoolTaskRunner(max_workers=RUNNER_THREADS)
+    if settings.task_runner == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if settings.dask_address:
+            return DaskTaskRunner(address=settings.dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": settings.workers, "processes": True,
+                                              "threads_per_worker": 1})
+    raise ValueError(f"unknown task_runner {settings.task_runner!r}: use threads or dask")
+
+
 def _run_name() -> str:
     paths = flow_run.parameters.get("paths") or []
     if len(paths) == 1:
@@ -99,7 +113,7 @@ def _submit(path: str, settings: Settings) -> dict:
             "store": stored}
 
 
-@flow(name="ingest", flow_run_name=_run_name, task_runner=ThreadPoolTaskRunner(max_workers=RUNNER_THREADS))
+@flow(name="ingest", flow_run_name=_run_name, task_runner=task_runner_for(load_settings()))
 def ingest(paths: list[str], db: str | None = None, show_progress: bool = False) -> IngestReport:
     """Ingest media files and folders (recursively) into the LanceDB at `db` (default: settings)."""
     started = time.perf_counter()

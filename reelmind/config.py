@@ -51,6 +51,10 @@ class Settings:
     # Files processed at once. Models run one call at a time each, so 2 keeps both cores busy with different
     # stages (speech on one file while frames of another are described) without thrashing.
     workers: int = 2
+    # Where ingest tasks run: "threads" (this process) or "dask" (a Dask cluster: the scheduler at `dask_address`,
+    # or, with no address, a local cluster of `workers` processes).
+    task_runner: str = "threads"
+    dask_address: str = ""
     # A file modified this recently is checked again after this many seconds to see whether it is still growing.
     settle_s: float = 2.0
 
