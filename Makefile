@@ -29,6 +29,10 @@ demo: $(STAMP)
 	$(BIN)/reelmind search "how to make tomato soup" --db $(DEMO_DB) --k 3
 	$(BIN)/reelmind search "火箭发射" --db $(DEMO_DB) --k 3
 	$(BIN)/reelmind search "quarterly revenue" --db $(DEMO_DB) --k 3
+	$(BIN)/reelmind events import media_fixtures/demo_events.csv --db $(DEMO_DB)
+	REELMIND_DB=$(DEMO_DB) PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL=WARNING $(BIN)/python -m flows.recommend
+	for user in alice bob chen; do $(BIN)/reelmind recommend --user $$user --k 3 --db $(DEMO_DB); done
+	$(BIN)/reelmind recommend --user newcomer --k 3 --interests "I like cooking and vegetarian recipes" --db $(DEMO_DB)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -27,7 +27,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.futures import wait
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from reelmind.config import Settings, load_settings
@@ -119,6 +119,8 @@ def ingest(paths: list[str], db: str | None = None, show_progress: bool = False)
     started = time.perf_counter()
     logger = get_run_logger()
     settings = load_settings(db=db)
+    if isinstance(paths, str):  # an event trigger's template renders one path
+        paths = [paths]
     files = find_media_files(paths)
     logger.info("%d media files to ingest into %s", len(files), settings.db)
     window = max(1, min(settings.workers, RUNNER_THREADS // TASKS_PER_FILE))
@@ -152,7 +154,49 @@ def ingest(paths: list[str], db: str | None = None, show_progress: bool = False)
         bar.close()
     report = IngestReport(summaries, failures, round(time.perf_counter() - started, 2))
     _publish(report)
+    if deployment.id and any(v.action != "skip" for v in report.videos):
+        schedule_recommend_after_ingest(settings.recommend_delay_s)
     return report
+
+
+def schedule_recommend_after_ingest(delay_s: float) -> None:
+    """Debounce: many ingests finishing within `delay_s` of each other lead to one recommend run.
+
+    The run is keyed by the time window it falls in, so the API refuses a second one for the same window; and a
+    recommend run already waiting is enough on its own.
+    """
+    from datetime import datetime, timedelta, timezone
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (DeploymentFilter, DeploymentFilterName, FlowRunFilter,
+                                                FlowRunFilterExpectedStartTime, FlowRunFilterState,
+                                                FlowRunFilterStateType)
+    from prefect.client.schemas.objects import StateType
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
+
+    logger = get_run_logger()
+    now = datetime.now(timezone.utc)
+    due = now + timedelta(seconds=delay_s)
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_deployment_by_name("recommend/recommend")
+        except ObjectNotFound:
+            logger.info("no recommend deployment: not scheduling a refresh")
+            return
+        waiting = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["recommend"])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED, StateType.PENDING])),
+                # the hourly schedule's next run does not count: it may be up to an hour away
+                expected_start_time=FlowRunFilterExpectedStartTime(before_=due)))
+    if waiting:
+        logger.info("a recommend run is already waiting (%s)", waiting[0].name)
+        return
+    window = int(now.timestamp() // max(delay_s, 1))
+    run = run_deployment("recommend/recommend", scheduled_time=due, timeout=0,
+                         idempotency_key=f"after-ingest-{window}", as_subflow=False)
+    logger.info("recommend run %s scheduled in %.0f s", run.name, delay_s)
 
 
 def _publish(report: IngestReport) -> None:

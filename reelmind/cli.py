@@ -209,6 +209,59 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from reelmind.config import load_settings
+    from reelmind.recommend import recommend_for
+    from reelmind.store import Store
+
+    settings = load_settings(db=args.db)
+    picks = recommend_for(settings, args.user, k=args.k, interests=args.interests)
+    videos = {v["id"]: v for v in Store.open(settings.db).videos(["id", "title", "path"])}
+    out = [{"rank": p["rank"], "video_id": p["video_id"], "title": videos.get(p["video_id"], {}).get("title", ""),
+            "path": videos.get(p["video_id"], {}).get("path", ""), "score": round(float(p["score"]), 4),
+            "reason": p["reason"], "source": p["source"], "model_version": p["model_version"],
+            "computed": p["computed"]} for p in picks]
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"Recommendations for {args.user}" + (f" ({out[0]['computed']})" if out else ""))
+    for column in ("#", "title", "why", "score"):
+        table.add_column(column)
+    for p in out:
+        table.add_row(str(p["rank"]), p["title"], p["reason"], f"{p['score']:.3f}")
+    _console().print(table if out else "no recommendations (no videos?)")
+    return 0
+
+
+def cmd_recommend_offline(args: argparse.Namespace) -> int:
+    from reelmind.recsys.offline import recommend_offline
+
+    recommend_offline(args.items, args.interactions, args.k, args.out, model=args.model)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from reelmind.recsys.evaluate import run_evaluation
+
+    results = run_evaluation(args.movielens, args.out)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from reelmind.config import load_settings
+    from reelmind.service import serve
+
+    if not Path(args.watch).is_dir():
+        print(f"error: {args.watch}: not a folder", file=sys.stderr)
+        return 2
+    return serve(load_settings(db=args.db), Path(args.watch), args.port, args.movielens)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reelmind", description="Understand videos and recommend them.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -249,11 +302,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user")
     p.set_defaults(func=cmd_events_list)
 
+    p = with_db(sub.add_parser("recommend", help="recommendations for a user, with reasons"))
+    p.add_argument("--user", required=True)
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--interests", help='stated interests, e.g. "I like sci-fi with space battles"')
+    p.set_defaults(func=cmd_recommend)
+
+    p = sub.add_parser("recommend-offline", help="batch recommendations from CSV files (for evaluation)")
+    p.add_argument("--items", required=True, help="ITEMS.csv: item_id,title,text")
+    p.add_argument("--interactions", required=True, help="TRAIN.csv: user_id,item_id,timestamp[,weight]")
+    p.add_argument("--k", type=int, required=True)
+    p.add_argument("--out", required=True, help="RECS.csv: user_id,rank,item_id,score")
+    p.add_argument("--model", choices=["popularity", "cf", "content", "hybrid"], default="hybrid")
+    p.set_defaults(func=cmd_recommend_offline)
+
+    p = sub.add_parser("evaluate", help="offline evaluation on a MovieLens folder")
+    p.add_argument("--movielens", required=True, metavar="DIR")
+    p.add_argument("--out", default="data/evaluation", help="folder for the JSON and Markdown reports")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
     p = with_db(sub.add_parser("watch", help="announce new media files in a folder as Prefect events"))
     p.add_argument("folder")
     p.add_argument("--state", help="file that remembers what was announced (default: under the data folder)")
     p.add_argument("--settle", type=float, default=2.0, help="seconds a file must stay unchanged (default 2)")
     p.set_defaults(func=cmd_watch)
+
+    p = with_db(sub.add_parser("serve", help="run as a service: Prefect server, deployments, upload watcher"))
+    p.add_argument("--watch", required=True, metavar="DIR", help="folder where uploads land")
+    p.add_argument("--port", type=int, default=4200, help="Prefect server port when one is started (4200)")
+    p.add_argument("--movielens", metavar="DIR", help="MovieLens folder for the weekly evaluation")
+    p.set_defaults(func=cmd_serve)
 
     p = with_db(sub.add_parser("failures", help="files that could not be ingested"))
     p.add_argument("--json", action="store_true")

@@ -55,6 +55,8 @@ class Settings:
     # or, with no address, a local cluster of `workers` processes).
     task_runner: str = "threads"
     dask_address: str = ""
+    # After ingests, recommendations are refreshed once, this many seconds after the first one finishes.
+    recommend_delay_s: float = 60.0
     # A file modified this recently is checked again after this many seconds to see whether it is still growing.
     settle_s: float = 2.0
 

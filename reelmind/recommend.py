@@ -46,14 +46,19 @@ class FittedModel:
     fitted_at: datetime
 
 
-def _models() -> dict[str, type]:
-    from reelmind.recsys.cf import EASERecommender
-    from reelmind.recsys.content import ContentRecommender
-    from reelmind.recsys.hybrid import HybridRecommender
-    from reelmind.recsys.popularity import PopularityRecommender
+MODELS = {"popularity": "reelmind.recsys.popularity:PopularityRecommender",
+          "cf": "reelmind.recsys.cf:EASERecommender",
+          "content": "reelmind.recsys.content:ContentRecommender",
+          "hybrid": "reelmind.recsys.hybrid:HybridRecommender"}
 
-    return {"popularity": PopularityRecommender, "cf": EASERecommender, "content": ContentRecommender,
-            "hybrid": HybridRecommender}
+
+def model_class(name: str) -> type:
+    import importlib
+
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; models: {', '.join(MODELS)}")
+    module, _, cls = MODELS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
 
 
 def load_catalog(store: Store) -> Items:
@@ -99,7 +104,9 @@ def fit(settings: Settings, model: str = "hybrid") -> FittedModel:
     store = Store.open(settings.db)
     items = load_catalog(store)
     interactions, texts, active = load_feedback(store, items)
-    recommender = _models()[model]().fit(interactions, items, user_texts=texts)
+    if interactions.n_users == 0:
+        model = "popularity"  # no events yet: nothing to personalise, and nobody to write picks for
+    recommender = model_class(model)().fit(interactions, items, user_texts=texts)
     digest = hashlib.sha256(repr((model, items.ids, interactions.matrix.nnz, interactions.now)).encode())
     fitted = FittedModel(recommender, f"{model}-{digest.hexdigest()[:10]}", active, datetime.now(timezone.utc))
     path = model_path(settings)
@@ -129,7 +136,7 @@ def load_fitted(settings: Settings) -> FittedModel | None:
 
 
 def write_recommendations(store: Store, fitted: FittedModel, k: int) -> int:
-    recs = fitted.model.recommend_batch(list(fitted.active_users), k=k)
+    recs = fitted.model.recommend_batch(list(fitted.active_users), k=k) if fitted.active_users else {}
     now = datetime.now(timezone.utc)
     rows = [{"user_id": str(user), "rank": rank, "video_id": r.item_id, "score": float(r.score),
              "reason": r.reason, "source": r.source, "model_version": fitted.version, "generated_at": now}

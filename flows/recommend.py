@@ -1,0 +1,72 @@
+"""
+# Recommend: refresh everyone's recommendations from what was ingested and what users did
+
+    fit-recommender ── write-recommendations ── (artifacts: sample picks with thumbnails)
+
+`fit-recommender` reads the `videos` table (titles, merged documents, text and visual vectors) and the `events`
+table (views with watch fractions, likes, shares, skips, comments, searches), fits the hybrid recommender
+(popularity, collaborative filtering, content-based interest profiles, fused by weights tuned on a validation
+split) and saves it, so `reelmind recommend` can answer users this run did not cover. `write-recommendations`
+computes the top N for every active user and replaces the `recommendations` table in one commit.
+
+Scheduled hourly and after ingests (see prefect.yaml); run it by hand with `python -m flows.recommend`.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+
+from reelmind.config import load_settings
+from reelmind.recommend import stored_recommendations
+from reelmind.store import Store
+from tasks.recommend import fit_recommender, write_recommendations
+
+TOP_N = 20
+# Users shown in the run's artifact, and picks per user.
+SAMPLE_USERS = 5
+SAMPLE_PICKS = 3
+THUMBNAIL_HEIGHT_PX = 72
+
+
+@flow(name="recommend", flow_run_name="recommend-{model}")
+def recommend(db: str | None = None, model: str = "hybrid", k: int = TOP_N) -> dict:
+    settings = load_settings(db=db)
+    version, users = fit_recommender(settings, model)
+    rows = write_recommendations(settings, k)
+    _publish_sample(settings, version)
+    return {"model_version": version, "users": users, "rows": rows}
+
+
+def _publish_sample(settings, version: str) -> None:
+    """A Markdown artifact: a few users' top picks with thumbnails and reasons, for people to eyeball."""
+    store = Store.open(settings.db)
+    table = store.table("recommendations")
+    if table is None:
+        return
+    users = sorted({r["user_id"] for r in table.search().select(["user_id"]).limit(None).to_list()})[:SAMPLE_USERS]
+    videos = {v["id"]: v for v in store.videos(["id", "title", "thumbnail_path"])}
+    lines = [f"# Sample recommendations ({version})", ""]
+    for user in users:
+        lines += [f"## {user}", "", "| # | | video | why |", "|---|---|---|---|"]
+        for r in stored_recommendations(store, user, SAMPLE_PICKS):
+            video = videos.get(r["video_id"], {})
+            lines.append(f"| {r['rank']} | {_thumbnail(video.get('thumbnail_path'))} | {video.get('title', '?')} "
+                         f"| {r['reason']} |")
+        lines.append("")
+    create_markdown_artifact("\n".join(lines), key="sample-recommendations",
+                             description="A few users' top picks, with why")
+
+
+def _thumbnail(path: str | None) -> str:
+    if not path or not Path(path).is_file():
+        return "(audio)"
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    return f'<img src="data:image/jpeg;base64,{data}" height="{THUMBNAIL_HEIGHT_PX}"/>'
+
+
+if __name__ == "__main__":
+    print(recommend())

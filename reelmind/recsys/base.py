@@ -1,0 +1,174 @@
+"""The contract every recommender keeps, and the ranking machinery they share.
+
+A model implements four things over matrix indices: `_fit()`, `score(rows)` (a dense users x items score matrix,
+`-inf` where it has no opinion), `explain(row, cols)` (a human-readable reason per pick) and
+`item_similarity(col)`. The base class turns those into the public, id-based API: one user on demand
+(`recommend`), every user at once (`recommend_batch`, chunked matrix products: what makes a full run fast), and
+"more like this" (`similar_items`). Seen items are removed and top-k taken in one place, so every model excludes
+and orders the same way.
+
+A user unknown at fit time is row -1: each model scores it as best it can (popularity; content from stated
+interests) or not at all (collaborative filtering), and then returns an empty list rather than failing.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import ClassVar, Self
+
+import numpy as np
+
+from reelmind.recsys.data import Id, Interactions, Items
+
+UNKNOWN = -1
+# Users scored per matrix product in recommend_batch: 256 users x 10k items x 4 bytes = 10 MB per score matrix,
+# small enough for a few per model (the hybrid holds one per component) and large enough to amortise the BLAS call.
+BATCH_USERS = 256
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    item_id: Id
+    score: float
+    reason: str  # for people: "because you watched Alien", "matches your interest in space battles"
+    source: str  # the model (or, in the hybrid, the component) the pick mostly came from
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices and scores of each row's k best finite entries, best first; rows with fewer finite entries
+    are padded with index -1 and score -inf (callers drop those)."""
+    n, m = scores.shape
+    k = min(k, m)
+    if k <= 0:
+        return np.zeros((n, 0), np.int64), np.zeros((n, 0), scores.dtype)
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < m else np.tile(np.arange(m), (n, 1))
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    idx, vals = np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+    idx = np.where(np.isfinite(vals), idx, -1)
+    return idx, vals
+
+
+def title_of(items: Items, col: int, limit: int = 60) -> str:
+    title = items.titles[col] or str(items.ids[col])
+    return title if len(title) <= limit else title[:limit - 1] + "…"
+
+
+class Recommender(ABC):
+    """fit once, then recommend for one user, for all users, or items like an item."""
+
+    source: ClassVar[str]
+    interactions: Interactions
+    items: Items
+    user_texts: dict[Id, list[str]]
+
+    def fit(self, interactions: Interactions, items: Items,
+            user_texts: Mapping[Id, Sequence[str]] | None = None) -> Self:
+        """Learn from `interactions` over the catalogue `items` (same item order). `user_texts`: a user's own
+        words (stated interests, searches, comments); only content-aware models read them."""
+        if tuple(interactions.item_ids) != tuple(items.ids):
+            raise ValueError("interactions and items must list the same item ids in the same order")
+        self.interactions, self.items = interactions, items
+        self.user_texts = {u: [t for t in texts if t and t.strip()] for u, texts in (user_texts or {}).items()}
+        self._fit()
+        return self
+
+    @abstractmethod
+    def _fit(self) -> None:
+        """Learn from self.interactions / self.items / self.user_texts."""
+
+    @abstractmethod
+    def score(self, rows: np.ndarray, interests: Sequence[str | None] | None = None) -> np.ndarray:
+        """(len(rows), n_items) float32 scores, higher = better, -inf = no opinion. Row -1 = unknown user;
+        `interests[i]`: extra words from user i right now (a stated interest or a query)."""
+
+    @abstractmethod
+    def explain(self, row: int, cols: np.ndarray, interests: str | None = None) -> list[str]:
+        """A reason a person can read for each recommended column."""
+
+    @abstractmethod
+    def item_similarity(self, col: int) -> np.ndarray:
+        """(n_items,) how alike each item is to item `col` (-inf = no opinion)."""
+
+    def explain_with_source(self, row: int, cols: np.ndarray, interests: str | None = None) -> list[tuple[str, str]]:
+        """(reason, source) per pick; a single model is its own source (the hybrid names the component)."""
+        return [(reason, self.source) for reason in self.explain(row, cols, interests)]
+
+    def similar_reason(self, col: int) -> str:
+        return f"similar to {title_of(self.items, col)}"
+
+    # --- Public, id-based API --------------------------------------------------------------------------------
+
+    def recommend(self, user_id: Id, k: int = 10, exclude_seen: bool = True,
+                  interests: str | None = None) -> list[Recommendation]:
+        """The top k for one user (on demand). Unknown users get what the model can give, possibly nothing."""
+        row = self.interactions.user_index.get(user_id, UNKNOWN)
+        return self._recommend_rows(np.array([row]), k, exclude_seen, [interests], None)[0]
+
+    def recommend_batch(self, user_ids: Sequence[Id], k: int = 10, exclude_seen: bool = True,
+                        candidates: Sequence[Id] | None = None,
+                        interests: Mapping[Id, str] | None = None) -> dict[Id, list[Recommendation]]:
+        """The top k for many users, BATCH_USERS at a time. `candidates`: rank only these items (the evaluation
+        ranks warm and cold items separately); `interests`: per-user extra words, as in `recommend`."""
+        mask = None
+        if candidates is not None:
+            mask = np.zeros(self.interactions.n_items, bool)
+            mask[[self.items.index[i] for i in candidates]] = True
+        user_ids = list(user_ids)
+        out: dict[Id, list[Recommendation]] = {}
+        for start in range(0, len(user_ids), BATCH_USERS):
+            chunk = user_ids[start:start + BATCH_USERS]
+            rows = np.array([self.interactions.user_index.get(u, UNKNOWN) for u in chunk])
+            said = [interests.get(u) for u in chunk] if interests else [None] * len(chunk)
+            for user_id, recs in zip(chunk, self._recommend_rows(rows, k, exclude_seen, said, mask)):
+                out[user_id] = recs
+        return out
+
+    def similar_items(self, item_id: Id, k: int = 10) -> list[Recommendation]:
+        """Items most like `item_id`, never itself; empty for an unknown item or one the model knows nothing of."""
+        col = self.items.index.get(item_id)
+        if col is None:
+            return []
+        sims = np.asarray(self.item_similarity(col), np.float32).copy()
+        sims[col] = -np.inf
+        idx, vals = top_k(sims[None, :], k)
+        reason = self.similar_reason(col)
+        return [Recommendation(self.items.ids[c], float(v), reason, self.source)
+                for c, v in zip(idx[0], vals[0]) if c >= 0]
+
+    # --- Shared machinery ------------------------------------------------------------------------------------
+
+    def mask_scores(self, rows: np.ndarray, scores: np.ndarray, exclude_seen: bool,
+                    candidates: np.ndarray | None) -> np.ndarray:
+        """Set seen items (for known users) and non-candidates to -inf, in place."""
+        if candidates is not None:
+            scores[:, ~candidates] = -np.inf
+        if exclude_seen:
+            m = self.interactions.matrix
+            known = np.flatnonzero(rows >= 0)
+            if len(known):
+                sub = m[rows[known]]
+                scores[np.repeat(known, np.diff(sub.indptr)), sub.indices] = -np.inf
+        return scores
+
+    def select(self, rows: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The picks per user, best first, from masked scores: plain top-k (the hybrid re-ranks for diversity)."""
+        idx, vals = top_k(scores, k)
+        return [(i[i >= 0], v[i >= 0]) for i, v in zip(idx, vals)]
+
+    def _recommend_rows(self, rows: np.ndarray, k: int, exclude_seen: bool, interests: Sequence[str | None],
+                        candidates: np.ndarray | None) -> list[list[Recommendation]]:
+        if k <= 0:
+            return [[] for _ in rows]
+        scores = self.mask_scores(rows, self.score(rows, interests), exclude_seen, candidates)
+        out = []
+        for row, said, (cols, vals) in zip(rows, interests, self.select(rows, scores, k)):
+            reasons = self.explain_with_source(int(row), cols, said) if len(cols) else []
+            out.append([Recommendation(self.items.ids[c], float(v), reason, source)
+                        for c, v, (reason, source) in zip(cols, vals, reasons)])
+        return out

@@ -1,0 +1,29 @@
+"""Recommendation tasks: fit the models on the current catalogue and event log; write everyone's top N."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from reelmind import recommend
+from reelmind.config import Settings
+from reelmind.store import Store
+
+
+@task(name="fit-recommender", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
+def fit_recommender(settings: Settings, model: str) -> tuple[str, int]:
+    """Fit and save the model (the file, not the model, is what travels); returns (version, active users)."""
+    fitted = recommend.fit(settings, model)
+    get_run_logger().info("fitted %s on %d users x %d videos; %d active users", fitted.version,
+                          fitted.model.interactions.n_users, fitted.model.interactions.n_items,
+                          len(fitted.active_users))
+    return fitted.version, len(fitted.active_users)
+
+
+@task(name="write-recommendations", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
+def write_recommendations(settings: Settings, k: int) -> int:
+    fitted = recommend.load_fitted(settings)
+    rows = recommend.write_recommendations(Store.open(settings.db), fitted, k)
+    get_run_logger().info("wrote %d recommendations for %d users (%s)", rows, len(fitted.active_users),
+                          fitted.version)
+    return rows

@@ -1,0 +1,122 @@
+"""Service mode end to end, with a real Prefect server started on loopback by `reelmind serve`:
+a file dropped into the watched folder -> `video.uploaded` -> an ingest run -> searchable -> a recommend run;
+the Prefect UI (headless Chromium) shows the run and its artifact; Ctrl-C/SIGTERM leaves no process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, REPO, settings_for
+from reelmind.search import search
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _api(url: str, path: str, body: dict | None = None):
+    request = urllib.request.Request(f"{url}{path}", data=json.dumps(body or {}).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _flow_runs(url: str) -> list[dict]:
+    runs = _api(url, "/flow_runs/filter", {"limit": 50})
+    deployments = {d["id"]: d["name"] for d in _api(url, "/deployments/filter", {"limit": 50})}
+    return [{"id": r["id"], "name": r["name"], "deployment": deployments.get(r["deployment_id"]),
+             "state": r["state_type"]} for r in runs]
+
+
+def _wait_for(predicate, timeout_s: float, what: str):
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def _browser_dom(url: str, tmp_path: Path) -> str:
+    """The page's DOM after its scripts ran, from Debian's headless Chromium (flags: no outside connections)."""
+    profile = tmp_path / f"chrome-{time.monotonic_ns()}"
+    return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                           "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=30000",
+                           "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def test_upload_to_search_and_recommend(tmp_path):
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    db = str(tmp_path / "lancedb")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(REELMIND_DATA_DIR=str(tmp_path / "data"), REELMIND_SETTLE_S="1", REELMIND_RECOMMEND_DELAY_S="3",
+               PREFECT_SERVER_ANALYTICS_ENABLED="false", HF_HUB_OFFLINE="1")
+    log = (tmp_path / "serve.log").open("w")
+    serve = subprocess.Popen([sys.executable, "-m", "reelmind.cli", "serve", "--watch", str(uploads), "--db", db,
+                              "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+    try:
+        _wait_for(lambda: "watching" in (tmp_path / "serve.log").read_text(), 120, "the service to start")
+        _wait_for(lambda: {d["name"] for d in _api(url, "/deployments/filter")} >= {"ingest", "recommend"},
+                  60, "the deployments")
+        shutil.copy(FIXTURES / "tomato_soup_recipe.mp4", uploads / "tomato_soup_recipe.mp4.part")
+        (uploads / "tomato_soup_recipe.mp4.part").rename(uploads / "tomato_soup_recipe.mp4")  # how uploads land
+
+        ingest_run = _wait_for(lambda: [r for r in _flow_runs(url) if r["deployment"] == "ingest"
+                                        and r["state"] in ("COMPLETED", "FAILED", "CRASHED")], 180, "an ingest run")
+        assert [(r["name"], r["state"]) for r in ingest_run] == [("ingest-tomato_soup_recipe", "COMPLETED")]
+        hits = search("tomato soup recipe", settings_for(db), k=1)
+        assert hits and Path(hits[0].path).name == "tomato_soup_recipe.mp4"
+        _wait_for(lambda: [r for r in _flow_runs(url) if r["deployment"] == "recommend"
+                           and r["state"] == "COMPLETED"], 120, "a recommend run after the ingest")
+        artifacts = _api(url, "/artifacts/filter", {"limit": 50})
+        assert "ingested-videos" in {a["key"] for a in artifacts}
+
+        if CHROMIUM:  # the UI, as a person would open it
+            run_page = _browser_dom(f"http://127.0.0.1:{port}/runs/flow-run/{ingest_run[0]['id']}", tmp_path)
+            assert "ingest-tomato_soup_recipe" in run_page and "Artifacts" in run_page
+            artifact_page = _browser_dom(f"http://127.0.0.1:{port}/artifacts/key/ingested-videos", tmp_path)
+            assert "ingested-videos" in artifact_page and "tomato_soup_recipe" in artifact_page
+    finally:
+        os.killpg(serve.pid, signal.SIGTERM)
+        serve.wait(timeout=90)
+        log.close()
+    assert serve.returncode == 0, (tmp_path / "serve.log").read_text()[-3000:]
+    time.sleep(1)
+    assert not _group_alive(serve.pid)
+    leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
+    assert leftovers == [], "processes left behind"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_chromium_is_usable():
+    out = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, timeout=60).stdout
+    assert "Chromium" in out
