@@ -1,0 +1,115 @@
+"""Collaborative filtering: EASE (item-item, closed form) and ALS matrix factorisation (benfred/implicit).
+
+EASE (Steck, 2019) learns an item-item weight matrix B with a zero diagonal in closed form:
+P = (XᵀX + λI)⁻¹, B = I - P·diag(1/diag(P)). On MovieLens it is the strongest classical baseline. Both models
+only know items someone interacted with; cold items get no score (-inf) and are left to content models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from reelmind.recsys.base import Recommender, title_of
+
+# L2 regularisation: 100-250 is EASE's sweet spot on MovieLens-sized data (an independent run found Recall@20
+# ~0.31 there); 200 is its middle.
+EASE_LAMBDA = 200.0
+ALS_FACTORS = 64
+ALS_REGULARIZATION = 0.05
+ALS_ITERATIONS = 15
+# Confidence scaling of implicit weights for ALS (Hu, Koren & Volinsky's alpha).
+ALS_ALPHA = 10.0
+
+
+class _CollaborativeBase(Recommender):
+    """Shared: warm-item bookkeeping and 'because you watched X' reasons from item-item contributions."""
+
+    def _warm(self) -> None:
+        self.X = self.interactions.positive().astype(np.float32)
+        self.warm = np.flatnonzero(self.interactions.item_counts() > 0)
+
+    def explain(self, row: int, cols: np.ndarray, interests: str | None = None) -> list[str]:
+        if row < 0:
+            return ["no history yet"] * len(cols)
+        watched = self.X[row].indices
+        reasons = []
+        for col in cols:
+            sims = self.item_similarity(col)[watched] if len(watched) else np.array([])
+            if len(sims) and np.isfinite(sims).any():
+                reasons.append(f"because you watched {title_of(self.items, watched[int(np.nanargmax(sims))])}")
+            else:
+                reasons.append("people with your taste watched this")
+        return reasons
+
+
+class EASERecommender(_CollaborativeBase):
+    source = "ease"
+
+    def __init__(self, l2: float = EASE_LAMBDA):
+        self.l2 = l2
+
+    def _fit(self) -> None:
+        self._warm()
+        Xw = self.X[:, self.warm]
+        gram = (Xw.T @ Xw).toarray().astype(np.float32)
+        gram[np.diag_indices_from(gram)] += self.l2
+        P = np.linalg.inv(gram)
+        B = -P / np.diag(P)[None, :]
+        B[np.diag_indices_from(B)] = 0.0
+        self.B = B.astype(np.float32)
+
+    def score(self, rows: np.ndarray, interests: Sequence[str | None] | None = None) -> np.ndarray:
+        out = np.full((len(rows), self.interactions.n_items), -np.inf, np.float32)
+        known = rows >= 0
+        if known.any() and len(self.warm):
+            user_items = self.X[rows[known]][:, self.warm]
+            out[np.ix_(np.flatnonzero(known), self.warm)] = (user_items @ self.B).astype(np.float32)
+        return out
+
+    def item_similarity(self, col: int) -> np.ndarray:
+        sims = np.full(self.interactions.n_items, -np.inf, np.float32)
+        where = np.searchsorted(self.warm, col)
+        if where < len(self.warm) and self.warm[where] == col:
+            sims[self.warm] = self.B[where]  # how much watching `col` raises each item's score
+        return sims
+
+
+class ALSRecommender(_CollaborativeBase):
+    source = "als"
+
+    def __init__(self, factors: int = ALS_FACTORS, regularization: float = ALS_REGULARIZATION,
+                 iterations: int = ALS_ITERATIONS, alpha: float = ALS_ALPHA, seed: int = 0):
+        self.factors, self.regularization, self.iterations, self.alpha, self.seed = \
+            factors, regularization, iterations, alpha, seed
+
+    def _fit(self) -> None:
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        self._warm()
+        model = AlternatingLeastSquares(factors=self.factors, regularization=self.regularization,
+                                        iterations=self.iterations, alpha=self.alpha, random_state=self.seed,
+                                        calculate_training_loss=False)
+        with threadpool_limits(1, "blas"):  # implicit parallelises itself; threaded BLAS inside it thrashes
+            model.fit(self.X.tocsr(), show_progress=False)
+        self.user_factors = np.asarray(model.user_factors, np.float32)
+        self.item_factors = np.asarray(model.item_factors, np.float32)
+        norms = np.linalg.norm(self.item_factors, axis=1, keepdims=True)
+        self._unit_items = self.item_factors / np.maximum(norms, 1e-9)
+        self._cold = self.interactions.item_counts() == 0
+
+    def score(self, rows: np.ndarray, interests: Sequence[str | None] | None = None) -> np.ndarray:
+        out = np.full((len(rows), self.interactions.n_items), -np.inf, np.float32)
+        known = rows >= 0
+        if known.any():
+            out[known] = self.user_factors[rows[known]] @ self.item_factors.T
+            out[:, self._cold] = -np.inf
+        return out
+
+    def item_similarity(self, col: int) -> np.ndarray:
+        if self._cold[col]:
+            return np.full(self.interactions.n_items, -np.inf, np.float32)
+        sims = self._unit_items @ self._unit_items[col]
+        return np.where(self._cold, -np.inf, sims).astype(np.float32)
