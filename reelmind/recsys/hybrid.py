@@ -1,7 +1,7 @@
 """The hybrid: popularity, collaborative filtering and content, fused by weights tuned on a validation split.
 
 Each component's scores are standardised per user (z-scores over the items it has an opinion on; items it knows
-nothing about sit at its lowest score), then summed with weights found by coordinate ascent on NDCG@20 over a
+nothing about sit at its average), then summed with weights found by coordinate ascent on NDCG@20 over a
 validation split carved out of the training data (each user's last `VALIDATION_FRACTION` of positives, at random).
 Cold start falls out of the same sum: a new user has no CF opinion, so popularity and their stated interests decide;
 a new item has no CF or popularity opinion, so content similarity decides whether it reaches a user. Picks are
@@ -22,6 +22,10 @@ from reelmind.recsys.data import Interactions
 from reelmind.recsys.popularity import PopularityRecommender
 
 VALIDATION_FRACTION = 0.2
+# Share of warm items the tuning treats as new (as the evaluation holds out 10% of the catalogue as cold).
+PSEUDO_COLD_FRACTION = 0.1
+# The extra weight on content for items nobody has interacted with: the cold-start route, tuned like the others.
+COLD_ROUTE = "content-for-new-items"
 # Users need this many positives to give some to validation and keep some for training.
 MIN_POSITIVES_TO_SPLIT = 5
 WEIGHT_GRID = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -38,16 +42,16 @@ def default_components() -> dict[str, Callable[[], Recommender]]:
 
 
 def standardise(scores: np.ndarray) -> np.ndarray:
-    """Per-row z-scores over finite entries; entries without an opinion (-inf) get the row's lowest z."""
+    """Per-row z-scores over finite entries; entries without an opinion (-inf) get 0, the row's average: a model
+    that knows nothing of an item (CF and a new video) neither pushes it up nor buries it, so the components
+    that do know it (content) decide."""
     finite = np.isfinite(scores)
     count = finite.sum(axis=1, keepdims=True)
     safe = np.where(finite, scores, 0.0)
     mean = safe.sum(axis=1, keepdims=True) / np.maximum(count, 1)
     var = (np.where(finite, (safe - mean) ** 2, 0.0)).sum(axis=1, keepdims=True) / np.maximum(count, 1)
     z = (safe - mean) / np.maximum(np.sqrt(var), 1e-6)
-    low = np.where(finite, z, np.inf).min(axis=1, keepdims=True)
-    z = np.where(finite, z, np.where(np.isfinite(low), low, 0.0))
-    return z.astype(np.float32)
+    return np.where(finite, z, 0.0).astype(np.float32)
 
 
 def ndcg_at_k(ranked: np.ndarray, relevant: list[set[int]], k: int) -> float:
@@ -61,22 +65,33 @@ def ndcg_at_k(ranked: np.ndarray, relevant: list[set[int]], k: int) -> float:
     return total / max(sum(1 for r in relevant if r), 1)
 
 
-def split_validation(inter: Interactions, fraction: float, seed: int) -> tuple[Interactions, list[set[int]]]:
-    """Training interactions without each user's validation positives, and those positives per row."""
+def split_validation(inter: Interactions, fraction: float, seed: int,
+                     cold_fraction: float = 0.0) -> tuple[Interactions, list[set[int]]]:
+    """Training interactions without each user's validation positives, and those positives per row. With
+    `cold_fraction`, that share of the warm items is also held out whole (all its interactions become validation
+    positives), so the fusion learns how far to trust content for items nobody has watched yet."""
     rng = np.random.default_rng(seed)
     m, t = inter.matrix.tocoo(), inter.last_seen.tocoo()
     keep = np.ones(m.nnz, bool)
+    warm = np.flatnonzero(inter.item_counts() > 0)
+    pseudo_cold = np.zeros(inter.n_items, bool)
+    if cold_fraction > 0 and len(warm):
+        pseudo_cold[rng.choice(warm, size=int(round(cold_fraction * len(warm))), replace=False)] = True
     held: list[set[int]] = [set() for _ in range(inter.n_users)]
     order = np.argsort(m.row, kind="stable")
     starts = np.searchsorted(m.row[order], np.arange(inter.n_users + 1))
     for row in range(inter.n_users):
         entries = order[starts[row]:starts[row + 1]]
+        cold_entries = entries[pseudo_cold[m.col[entries]]]
+        keep[cold_entries] = False
+        held[row] = set(m.col[cold_entries[m.data[cold_entries] > 0]].tolist())
+        entries = entries[~pseudo_cold[m.col[entries]]]
         positive = entries[m.data[entries] > 0]
         if len(positive) < MIN_POSITIVES_TO_SPLIT:
             continue
         chosen = rng.choice(positive, size=max(1, int(round(fraction * len(positive)))), replace=False)
         keep[chosen] = False
-        held[row] = set(m.col[chosen].tolist())
+        held[row] |= set(m.col[chosen].tolist())
     train = Interactions.from_arrays(inter.user_ids, inter.item_ids, m.row[keep], m.col[keep], m.data[keep],
                                      t.data[keep])
     return train, held
@@ -94,12 +109,16 @@ class HybridRecommender(Recommender):
 
     def _fit(self) -> None:
         self.weights = dict(self.fixed_weights) if self.fixed_weights else self._tune()
+        wanted = {name for name, w in self.weights.items() if w > 0}
+        if self.weights.get(COLD_ROUTE, 0) > 0:
+            wanted.add("content")
         self.models = {name: make().fit(self.interactions, self.items, self.user_texts)
-                       for name, make in self.factories.items() if self.weights.get(name, 0) > 0}
+                       for name, make in self.factories.items() if name in wanted}
+        self._cold = self.interactions.item_counts() == 0
 
     def _tune(self) -> dict[str, float]:
         """Coordinate ascent on validation NDCG@20, starting from equal weights."""
-        train, held = split_validation(self.interactions, VALIDATION_FRACTION, self.seed)
+        train, held = split_validation(self.interactions, VALIDATION_FRACTION, self.seed, PSEUDO_COLD_FRACTION)
         rows = np.array([r for r, h in enumerate(held) if h])
         names = list(self.factories)
         if len(rows) == 0:
@@ -112,6 +131,10 @@ class HybridRecommender(Recommender):
             s[np.repeat(np.arange(len(rows)), np.diff(seen.indptr)), seen.indices] = -np.inf
             z[name] = s
         relevant = [held[r] for r in rows]
+        if "content" in z:
+            z[COLD_ROUTE] = np.where((train.item_counts() == 0)[None, :], z["content"], 0.0)
+            z[COLD_ROUTE][np.isinf(z["content"])] = -np.inf
+            names.append(COLD_ROUTE)
 
         def quality(weights: dict[str, float]) -> float:
             fused = sum(w * z[n] for n, w in weights.items() if w > 0)
@@ -120,7 +143,7 @@ class HybridRecommender(Recommender):
             idx, _ = top_k(fused, TUNING_K)
             return ndcg_at_k(idx, relevant, TUNING_K)
 
-        weights = {name: 1.0 for name in names}
+        weights = {name: (0.0 if name == COLD_ROUTE else 1.0) for name in names}
         best = quality(weights)
         for _ in range(TUNING_PASSES):
             improved = False
@@ -136,8 +159,12 @@ class HybridRecommender(Recommender):
         return weights
 
     def component_scores(self, rows: np.ndarray, interests: Sequence[str | None] | None) -> dict[str, np.ndarray]:
-        return {name: self.weights[name] * standardise(model.score(rows, interests))
-                for name, model in self.models.items()}
+        parts = {name: standardise(model.score(rows, interests)) for name, model in self.models.items()}
+        out = {name: self.weights.get(name, 0.0) * z for name, z in parts.items()}
+        cold_weight = self.weights.get(COLD_ROUTE, 0.0)
+        if cold_weight > 0 and "content" in parts:
+            out["content"] = out["content"] + cold_weight * np.where(self._cold[None, :], parts["content"], 0.0)
+        return out
 
     def score(self, rows: np.ndarray, interests: Sequence[str | None] | None = None) -> np.ndarray:
         parts = self.component_scores(rows, interests)
@@ -187,5 +214,6 @@ class HybridRecommender(Recommender):
         return out
 
     def item_similarity(self, col: int) -> np.ndarray:
-        sims = [self.weights[n] * standardise(m.item_similarity(col)[None, :])[0] for n, m in self.models.items()]
+        sims = [max(self.weights.get(n, 0.0), 1e-3) * standardise(m.item_similarity(col)[None, :])[0]
+                for n, m in self.models.items()]
         return np.sum(sims, axis=0).astype(np.float32)

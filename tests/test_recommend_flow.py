@@ -1,0 +1,64 @@
+"""The recommend flow on the ingested fixtures and the demo event log (real Prefect, LanceDB, models)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from conftest import FIXTURES
+from reelmind.cli import main
+from reelmind.events import import_events
+from reelmind.store import Store
+
+
+@pytest.fixture(scope="module")
+def demo_db(fixtures_db, tmp_path_factory):
+    source, _ = fixtures_db
+    db = str(tmp_path_factory.mktemp("recommend") / "lancedb")
+    shutil.copytree(source, db)
+    import_events(FIXTURES / "demo_events.csv", Store(db))
+    return db
+
+
+def _names(store: Store) -> dict[str, str]:
+    return {v["id"]: v["path"].rsplit("/", 1)[-1] for v in store.videos(["id", "path"])}
+
+
+def test_flow_writes_everyones_picks_and_replaces_them(prefect_api, demo_db):
+    from flows.recommend import recommend
+
+    first = recommend(db=demo_db)
+    store = Store(demo_db)
+    rows = store.table("recommendations").search().limit(None).to_list()
+    assert {r["user_id"] for r in rows} == {"alice", "bob", "chen", "dana"}
+    assert first["rows"] == len(rows) and first["users"] == 4
+    names = _names(store)
+    seen = {"alice": {"tomato_soup_recipe.mp4", "gardening_podcast.mp3", "quarterly_report_silent.mp4"},
+            "bob": {"space_station_mandarin.mp4", "quarterly_report_silent.mp4"},
+            "chen": {"space_station_mandarin.mp4"}, "dana": {"gardening_podcast.mp3", "tomato_soup_recipe.mp4"}}
+    for user, watched in seen.items():
+        picks = sorted((r for r in rows if r["user_id"] == user), key=lambda r: r["rank"])
+        assert [r["rank"] for r in picks] == list(range(1, len(picks) + 1))
+        assert picks and not ({names[r["video_id"]] for r in picks} & watched), user   # seen items excluded
+        assert all(r["reason"] and r["model_version"] == first["model_version"] for r in picks)
+    second = recommend(db=demo_db)
+    assert Store(demo_db).table("recommendations").count_rows() == second["rows"] == first["rows"]
+
+
+def test_cli_reads_stored_picks_and_serves_new_users_on_demand(prefect_api, demo_db, capsys):
+    from flows.recommend import recommend
+
+    recommend(db=demo_db)
+    capsys.readouterr()
+    assert main(["recommend", "--user", "chen", "--json", "--db", demo_db]) == 0
+    picks = json.loads(capsys.readouterr().out)
+    assert picks and all(p["computed"] == "stored" and p["reason"] for p in picks)
+
+    assert main(["recommend", "--user", "newcomer", "--k", "2", "--json", "--db", demo_db,
+                 "--interests", "I want to learn to cook soup at home"]) == 0
+    picks = json.loads(capsys.readouterr().out)
+    assert picks[0]["computed"] == "on demand"
+    assert picks[0]["path"].endswith("tomato_soup_recipe.mp4"), picks
+    assert picks[0]["reason"]

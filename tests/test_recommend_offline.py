@@ -1,0 +1,77 @@
+"""`reelmind recommend-offline` end to end on a slice of MovieLens, and its input validation."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from reelmind.cli import main
+from reelmind.recsys.offline import OfflineInputError, recommend_offline
+
+MOVIELENS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "ml-latest-small"
+
+
+@pytest.fixture(scope="module")
+def slice_files(tmp_path_factory):
+    if not (MOVIELENS / "ratings.csv").is_file():
+        pytest.skip(f"{MOVIELENS} is absent (the shared dataset sits beside the checkout on project machines)")
+    folder = tmp_path_factory.mktemp("ml-slice")
+    with (MOVIELENS / "ratings.csv").open() as f:
+        ratings = [r for r in csv.DictReader(f) if int(r["userId"]) <= 100 and float(r["rating"]) >= 4]
+    with (MOVIELENS / "movies.csv").open() as f:
+        movies = list(csv.DictReader(f))[:3000]
+    known = {m["movieId"] for m in movies}
+    ratings = [r for r in ratings if r["movieId"] in known]
+    with (folder / "items.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["item_id", "title", "text"])
+        for m in movies:
+            writer.writerow([m["movieId"], m["title"], m["genres"].replace("|", ", ")])
+    with (folder / "train.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["user_id", "item_id", "timestamp"])
+        for r in ratings:
+            writer.writerow([r["userId"], r["movieId"], r["timestamp"]])
+    return folder, ratings, known
+
+
+@pytest.mark.parametrize("model", ["hybrid", "popularity"])
+def test_k_rows_per_user_never_their_train_items(slice_files, model):
+    folder, ratings, known = slice_files
+    out = folder / f"recs-{model}.csv"
+    assert main(["recommend-offline", "--items", str(folder / "items.csv"), "--interactions",
+                 str(folder / "train.csv"), "--k", "10", "--out", str(out), "--model", model]) == 0
+    seen = defaultdict(set)
+    for r in ratings:
+        seen[r["userId"]].add(r["movieId"])
+    recs = defaultdict(list)
+    with out.open() as f:
+        for row in csv.DictReader(f):
+            recs[row["user_id"]].append(row)
+    assert set(recs) == set(seen)
+    for user, rows in recs.items():
+        assert [int(r["rank"]) for r in rows] == list(range(1, 11))
+        assert not ({r["item_id"] for r in rows} & seen[user])
+        assert {r["item_id"] for r in rows} <= known
+    if model == "hybrid":
+        cold = known - {r["movieId"] for r in ratings}
+        assert any(r["item_id"] in cold for rows in recs.values() for r in rows), "cold items are recommendable"
+
+
+def test_bad_inputs_name_the_file_and_row(tmp_path):
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,title,text\n1,Alien,space horror\n2,Heat,crime\n")
+    train = tmp_path / "train.csv"
+    train.write_text("user_id,item_id,timestamp\nu1,1,1700000000\nu1,3,1700000001\n")
+    with pytest.raises(OfflineInputError, match=rf"{train}:3: unknown item_id '3'"):
+        recommend_offline(items, train, 5, tmp_path / "out.csv")
+    train.write_text("user_id,item_id,timestamp\nu1,1,last tuesday\n")
+    with pytest.raises(OfflineInputError, match=rf"{train}:2: timestamp 'last tuesday'"):
+        recommend_offline(items, train, 5, tmp_path / "out.csv")
+    train.write_text("user,item\nu1,1\n")
+    with pytest.raises(OfflineInputError, match="header lacks required column"):
+        recommend_offline(items, train, 5, tmp_path / "out.csv")
+    assert not (tmp_path / "out.csv").exists()
