@@ -1,0 +1,60 @@
+"""Recommendation speed on MovieLens (ml-latest-small): a full run for every user, and on-demand requests.
+
+    python benchmarks/recommend_speed.py [DIR]
+
+Fits the hybrid once (not timed as serving), then times recommend_batch for all users (what the recommend flow
+does) and 200 single-user `recommend` calls (what `reelmind recommend` does for a user the last run missed).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def main(folder: str) -> None:
+    from reelmind.config import load_settings
+    from reelmind.recsys import movielens
+    from reelmind.recsys.data import Interactions
+    from reelmind.recsys.evaluate import MODELS, embed_items
+
+    data = movielens.load(folder)
+    items = data.items.with_vectors(text_vectors=embed_items(data.items.texts,
+                                                             Path(load_settings().cache_dir) / "embeddings"))
+    users = sorted(set(data.users.tolist()), key=int)
+    index = {u: r for r, u in enumerate(users)}
+    train = Interactions.from_arrays(users, items.ids, np.array([index[u] for u in data.users]), data.cols,
+                                     np.ones(len(data.cols)), data.times)
+    started = time.perf_counter()
+    model = MODELS["hybrid"]().fit(train, items)
+    fit_s = time.perf_counter() - started
+    started = time.perf_counter()
+    model.recommend_batch(users, k=20)
+    batch_s = time.perf_counter() - started
+    rng = np.random.default_rng(0)
+    times = []
+    for user in rng.choice(users, 200):
+        t = time.perf_counter()
+        model.recommend(user, k=20)
+        times.append(1000 * (time.perf_counter() - t))
+    t = time.perf_counter()
+    model.recommend("a-new-user", k=20, interests="space battles and science fiction")
+    new_user_ms = 1000 * (time.perf_counter() - t)
+    print(f"| {'measure':<44} | {'value':>10} |")
+    print(f"|{'-' * 46}|{'-' * 12}|")
+    print(f"| {'fit hybrid (tuning included), s':<44} | {fit_s:>10.1f} |")
+    print(f"| {f'recommend_batch, {len(users)} users x 20, s':<44} | {batch_s:>10.2f} |")
+    print(f"| {'on demand, one known user, p50 ms':<44} | {np.percentile(times, 50):>10.1f} |")
+    print(f"| {'on demand, one known user, p95 ms':<44} | {np.percentile(times, 95):>10.1f} |")
+    print(f"| {'on demand, new user with interests, ms':<44} | {new_user_ms:>10.1f} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else str(Path(__file__).resolve().parents[2] / "shared" / "datasets"
+                                                  / "ml-latest-small"))
