@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from reelmind.recsys import movielens
-from reelmind.recsys.cf import ALSRecommender, EASERecommender
+from reelmind.recsys.cf import EASE_SIDE_WEIGHT, ALSRecommender, EASERecommender
 from reelmind.recsys.content import ContentRecommender
 from reelmind.recsys.hybrid import HybridRecommender, ndcg_at_k
 from reelmind.recsys.popularity import PopularityRecommender, RandomRecommender
@@ -36,7 +36,8 @@ MODELS = {
     "content": lambda: ContentRecommender(half_life_days=None),
     "hybrid": lambda: HybridRecommender(components={
         "popularity": lambda: PopularityRecommender(half_life_days=MOVIELENS_HALF_LIFE_DAYS),
-        "ease": EASERecommender, "als": ALSRecommender, "content": lambda: ContentRecommender(half_life_days=None)}),
+        "ease": lambda: EASERecommender(side_weight=EASE_SIDE_WEIGHT), "als": ALSRecommender,
+        "content": lambda: ContentRecommender(half_life_days=None)}),
 }
 
 

@@ -12,11 +12,12 @@ contributed most to its score.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 
 from reelmind.recsys.base import Recommender, top_k
-from reelmind.recsys.cf import ALSRecommender, EASERecommender
+from reelmind.recsys.cf import EASE_SIDE_WEIGHT, ALSRecommender, EASERecommender
 from reelmind.recsys.content import ContentRecommender
 from reelmind.recsys.data import Interactions
 from reelmind.recsys.popularity import PopularityRecommender
@@ -28,7 +29,7 @@ PSEUDO_COLD_FRACTION = 0.1
 COLD_ROUTE = "content-for-new-items"
 # Users need this many positives to give some to validation and keep some for training.
 MIN_POSITIVES_TO_SPLIT = 5
-WEIGHT_GRID = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+WEIGHT_GRID = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 TUNING_PASSES = 3
 TUNING_K = 20
 # MMR: 1.0 is pure relevance. 0.9 swaps a near-duplicate for the next-best different item only when scores are close.
@@ -37,8 +38,9 @@ MMR_POOL = 5  # re-rank among the top k x MMR_POOL
 
 
 def default_components() -> dict[str, Callable[[], Recommender]]:
-    return {"popularity": PopularityRecommender, "ease": EASERecommender, "als": ALSRecommender,
-            "content": ContentRecommender}
+    # partial, not lambda: the fitted hybrid is pickled by the recommend flow for on-demand requests
+    return {"popularity": PopularityRecommender, "ease": partial(EASERecommender, side_weight=EASE_SIDE_WEIGHT),
+            "als": ALSRecommender, "content": ContentRecommender}
 
 
 def standardise(scores: np.ndarray) -> np.ndarray:
