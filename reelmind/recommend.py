@@ -141,10 +141,7 @@ def write_recommendations(store: Store, fitted: FittedModel, k: int) -> int:
     rows = [{"user_id": str(user), "rank": rank, "video_id": r.item_id, "score": float(r.score),
              "reason": r.reason, "source": r.source, "model_version": fitted.version, "generated_at": now}
             for user, picks in recs.items() for rank, r in enumerate(picks, 1)]
-    table = pa.Table.from_pylist(rows, schema=RECOMMENDATIONS_SCHEMA)
-    with store._write_lock:
-        store.db.create_table("recommendations", table, mode="overwrite")
-        store._tables.pop("recommendations", None)
+    store.replace_table("recommendations", pa.Table.from_pylist(rows, schema=RECOMMENDATIONS_SCHEMA))
     return len(rows)
 
 

@@ -210,6 +210,11 @@ class Store:
             self._tables[name] = table
         return table
 
+    def replace_table(self, name: str, data: pa.Table) -> None:
+        """Replace a whole table in one commit (a new version): readers see the old rows or the new, never a mix."""
+        with self._write_lock:
+            self._tables[name] = self.db.create_table(name, data, mode="overwrite")
+
     def upsert(self, table: lancedb.table.Table, key: str, rows: list[dict], update_matched: bool = True) -> None:
         with self._write_lock:
             self._upsert(table, key, rows, update_matched)
