@@ -21,11 +21,11 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from reelmind.config import load_settings
-from reelmind.recommend import stored_recommendations
+from reelmind.recommend import TOP_N_STORED, stored_recommendations
 from reelmind.store import Store
 from tasks.recommend import fit_recommender, write_recommendations
 
-TOP_N = 20
+TOP_N = TOP_N_STORED
 # Users shown in the run's artifact, and picks per user.
 SAMPLE_USERS = 5
 SAMPLE_PICKS = 3

@@ -26,6 +26,8 @@ from reelmind.recsys.data import Interactions, Items, event_weight
 from reelmind.store import Store
 
 MODEL_FILE = "recommender.pkl"
+# Picks per user the recommend flow stores (flows.recommend.TOP_N); fewer stored means the catalogue ran out.
+TOP_N_STORED = 20
 # A user is active when they did anything in this many days before the newest event in the log.
 ACTIVE_DAYS = 30
 DAY_S = 86_400
@@ -145,13 +147,13 @@ def write_recommendations(store: Store, fitted: FittedModel, k: int) -> int:
     return len(rows)
 
 
-def stored_recommendations(store: Store, user_id: str, k: int) -> list[dict]:
+def stored_recommendations(store: Store, user_id: str, k: int | None) -> list[dict]:
     table = store.table("recommendations")
     if table is None:
         return []
     safe = user_id.replace("'", "''")
     rows = table.search().where(f"user_id = '{safe}'").limit(None).to_list()
-    return sorted(rows, key=lambda r: r["rank"])[:k]
+    return sorted(rows, key=lambda r: r["rank"])[:k] if k else sorted(rows, key=lambda r: r["rank"])
 
 
 def recommend_for(settings: Settings, user_id: str, k: int = 10, interests: str | None = None) -> list[dict]:
@@ -159,9 +161,10 @@ def recommend_for(settings: Settings, user_id: str, k: int = 10, interests: str 
     computed now from the saved model (a new user gets popularity plus their interests)."""
     store = Store.open(settings.db)
     if not interests:
-        stored = stored_recommendations(store, user_id, k)
-        if len(stored) >= k or (stored and len(stored) == len(stored_recommendations(store, user_id, 10 ** 6))):
-            return [{**r, "computed": "stored"} for r in stored]
+        stored = stored_recommendations(store, user_id, k=None)
+        # enough stored picks, or all the last run could give this user (the catalogue ran out)
+        if stored and (len(stored) >= k or len(stored) < TOP_N_STORED):
+            return [{**r, "computed": "stored"} for r in stored[:k]]
     fitted = load_fitted(settings) or fit(settings)
     picks = fitted.model.recommend(user_id, k=k, interests=interests)
     return [{"user_id": user_id, "rank": rank, "video_id": r.item_id, "score": float(r.score), "reason": r.reason,
