@@ -101,6 +101,7 @@ def split(data: MovieLens, seed: int = 42, temporal: bool = False) -> Split:
                 train_rows.append(i)
     train_rows = np.array(train_rows)
     user_index = {u: r for r, u in enumerate(user_ids)}
-    train = Interactions.from_arrays(user_ids, data.items.ids, np.array([user_index[u] for u in data.users[train_rows]]),
-                                     data.cols[train_rows], np.ones(len(train_rows)), data.times[train_rows])
+    rows = np.array([user_index[u] for u in data.users[train_rows]])
+    train = Interactions.from_arrays(user_ids, data.items.ids, rows, data.cols[train_rows], np.ones(len(train_rows)),
+                                     data.times[train_rows])
     return Split("temporal" if temporal else "random", train, dict(test_warm), dict(test_cold), ~cold, cold)
