@@ -17,6 +17,9 @@ from reelmind.recsys.base import Recommender, title_of
 # L2 regularisation: 100-250 is EASE's sweet spot on MovieLens-sized data (an independent run found Recall@20
 # ~0.31 there); 200 is its middle.
 EASE_LAMBDA = 200.0
+# A watched item "links" to a candidate when it raises the candidate's score by more than this (B's entries for
+# related films run ~0.01-0.1 at lambda 200; most of the 13M entries are below 0.001).
+LINK_MIN = 0.01
 # Side information (Jeunen et al. 2020, "closed-form models for CF with side-information"): item text vectors
 # enter the Gram matrix as if they were extra users who "watched" similar items together, weighted by this.
 # Measured on ml-latest-small (random split, warm Recall@20): 0 -> 0.305, 100 -> 0.321, 200 -> 0.323.
@@ -31,6 +34,18 @@ ALS_REGULARIZATION = 50.0
 ALS_ITERATIONS = 15
 # Confidence scaling of implicit weights for ALS (Hu, Koren & Volinsky's alpha); 5 and 20 gave 0.258 and 0.271.
 ALS_ALPHA = 10.0
+
+
+def spd_inverse(a: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric positive definite matrix (EASE's regularised Gram) by Cholesky, LAPACK potrf and
+    potri: 3-4x faster than numpy's general LU inverse at 3.6k items (0.32 s against 1.19 s here). Overwrites `a`."""
+    from scipy.linalg import cho_factor, lapack
+
+    factor, _ = cho_factor(a, lower=False, overwrite_a=True, check_finite=False)
+    inverse, info = (lapack.spotri if factor.dtype == np.float32 else lapack.dpotri)(factor, overwrite_c=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"Cholesky inverse failed (LAPACK info {info})")
+    return np.triu(inverse) + np.triu(inverse, 1).T
 
 
 class _CollaborativeBase(Recommender):
@@ -73,7 +88,7 @@ class EASERecommender(_CollaborativeBase):
             V = V - V.mean(axis=0)  # centred: what items share beyond the corpus average
             gram += self.side_weight * (V @ V.T)
         gram[np.diag_indices_from(gram)] += self.l2
-        P = np.linalg.inv(gram)
+        P = spd_inverse(gram)
         B = -P / np.diag(P)[None, :]
         B[np.diag_indices_from(B)] = 0.0
         self.B = B.astype(np.float32)
@@ -101,6 +116,22 @@ class EASERecommender(_CollaborativeBase):
             else:
                 reasons.append("people with your taste watched this")
         return reasons
+
+    def links(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per (user, candidate column): the largest single term X[u, j] B[j, i] of the score, and how many of
+        the user's items contribute more than LINK_MIN; NaN for new users and items the model does not know."""
+        strongest = np.full(cols.shape, np.nan, np.float32)
+        count = np.full(cols.shape, np.nan, np.float32)
+        where = np.minimum(np.searchsorted(self.warm, cols), len(self.warm) - 1)
+        known = self.warm[where] == cols if len(self.warm) else np.zeros(cols.shape, bool)
+        for u, row in enumerate(rows):
+            x = self.X[row] if row >= 0 else None
+            if x is None or not x.nnz or not known[u].any():
+                continue
+            terms = x.data[:, None] * self.B[np.ix_(np.searchsorted(self.warm, x.indices), where[u, known[u]])]
+            strongest[u, known[u]] = terms.max(axis=0)
+            count[u, known[u]] = (terms > LINK_MIN).sum(axis=0)
+        return strongest, count
 
     def item_similarity(self, col: int) -> np.ndarray:
         sims = np.full(self.interactions.n_items, -np.inf, np.float32)
