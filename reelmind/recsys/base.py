@@ -156,9 +156,11 @@ class Recommender(ABC):
                 scores[np.repeat(known, np.diff(sub.indptr)), sub.indices] = -np.inf
         return scores
 
-    def select(self, rows: np.ndarray, scores: np.ndarray, k: int,
-               interests: Sequence[str | None] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The picks per user, best first, from masked scores: plain top-k (the hybrid re-ranks for diversity)."""
+    def rank(self, rows: np.ndarray, k: int, exclude_seen: bool, interests: Sequence[str | None],
+             candidates: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The picks per user, best first: scores, seen items and non-candidates masked, top k. The hybrid
+        overrides it (two stages sharing one pass over its components, then diversity)."""
+        scores = self.mask_scores(rows, self.score(rows, interests), exclude_seen, candidates)
         idx, vals = top_k(scores, k)
         return [(i[i >= 0], v[i >= 0]) for i, v in zip(idx, vals)]
 
@@ -166,9 +168,8 @@ class Recommender(ABC):
                         candidates: np.ndarray | None) -> list[list[Recommendation]]:
         if k <= 0:
             return [[] for _ in rows]
-        scores = self.mask_scores(rows, self.score(rows, interests), exclude_seen, candidates)
         out = []
-        for row, said, (cols, vals) in zip(rows, interests, self.select(rows, scores, k, interests)):
+        for row, said, (cols, vals) in zip(rows, interests, self.rank(rows, k, exclude_seen, interests, candidates)):
             reasons = self.explain_with_source(int(row), cols, said) if len(cols) else []
             out.append([Recommendation(self.items.ids[c], float(v), reason, source)
                         for c, v, (reason, source) in zip(cols, vals, reasons)])

@@ -184,7 +184,11 @@ class HybridRecommender(Recommender):
     def _fit(self) -> None:
         draws = self._validation_draws() if self.learn_ranker or not self.fixed_weights else []
         self.weights = dict(self.fixed_weights) if self.fixed_weights else self._tune(draws)
-        self._cold = self.interactions.item_counts() == 0
+        # per-request lookups, computed once: who watched what, how often
+        self._watched = self.interactions.positive()
+        self._item_counts = self.interactions.item_counts()
+        self._user_counts = np.diff(self._watched.indptr)
+        self._cold = self._item_counts == 0
         self.ranker = self._train_ranker(draws) if self.learn_ranker and draws else None
         del draws  # the validation models and score matrices: hundreds of MB on MovieLens
         # content and popularity always: they break ties for cold items and serve new users (NEW_USER_WEIGHTS);
@@ -222,16 +226,16 @@ class HybridRecommender(Recommender):
         if not draws:
             return {name: 1.0 for name in names}
         parts: dict[str, list[np.ndarray]] = {}
-        seen = []
+        seen, offset = [], 0
         for draw in draws:
             for name in names:
                 parts.setdefault(name, []).append(draw.z[name])
             if "content" in draw.z:
                 is_new = (draw.train.item_counts() == 0)[None, :]
                 parts.setdefault(COLD_ROUTE, []).append(np.where(is_new, draw.z["content"], 0.0).astype(np.float32))
-            offset = sum(len(d.rows) for d in draws[:len(seen)])
             r, c = draw.seen()
             seen.append((r + offset, c))
+            offset += len(draw.rows)
         z = {name: np.concatenate(p) for name, p in parts.items()}
         seen_at = (np.concatenate([r for r, _ in seen]), np.concatenate([c for _, c in seen]))
         relevant = [rel for draw in draws for rel in draw.relevant]
@@ -272,7 +276,8 @@ class HybridRecommender(Recommender):
             fused = sum(self._weighted(draw.z, np.zeros(len(draw.rows), bool), is_new).values())
             fused[draw.seen()] = -np.inf
             cols = rerank.candidates(fused, draw.raw, is_new)
-            feature_lists.append(rerank.features(draw.models, draw.raw, draw.z, fused, draw.train, draw.rows, cols))
+            feature_lists.append(rerank.features(draw.models, draw.raw, draw.z, fused, draw.train.item_counts(),
+                                                 np.diff(draw.train.positive().indptr), draw.rows, cols))
             label_lists.append(np.array([[c in rel for c in picks] for picks, rel in zip(cols, draw.relevant)]))
         ranker = rerank.LearnedRanker()
         if not ranker.fit(feature_lists, label_lists):
@@ -303,31 +308,42 @@ class HybridRecommender(Recommender):
         parts = self.component_scores(rows, interests)
         return sum(parts.values()).astype(np.float32)
 
-    def select(self, rows: np.ndarray, scores: np.ndarray, k: int,
-               interests: Sequence[str | None] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The learned second stage (when trained), MMR for diversity, then the new-item slot."""
+    def rank(self, rows: np.ndarray, k: int, exclude_seen: bool, interests: Sequence[str | None],
+             candidates: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The first stage (fused, masked), the learned second stage when trained, MMR for diversity, then the
+        new-item slot: all from one scoring pass over the components."""
+        raw = {name: model.score(rows, interests) for name, model in self.models.items()}
+        z = {name: standardise(r) for name, r in raw.items()}
+        fused = sum(self._weighted(z, rows < 0, self._cold).values()).astype(np.float32)
+        scores = self.mask_scores(rows, fused, exclude_seen, candidates)
         if self.ranker is not None:
-            scores = self._rerank(rows, scores, interests)
+            scores = self._rerank(rows, scores, raw, z)
         picks = self._mmr(scores, k)
+        if self.ranker is None and "content" in raw and k >= NEW_ITEM_MIN_K:
+            picks = self._new_item_slot(rows, picks, scores, raw["content"], z["content"])
+        return picks
+
+    def _new_item_slot(self, rows: np.ndarray, picks: list[tuple[np.ndarray, np.ndarray]], scores: np.ndarray,
+                       content: np.ndarray, content_z: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """A list with no new item gives its last place to the new item content likes best, if it matches the
+        user as well as their own history does (see NEW_ITEM_WATCHED_QUANTILE)."""
         cold = self._cold[None, :] & np.isfinite(scores)
-        if self.ranker is not None or "content" not in self.models or not cold.any() or k < NEW_ITEM_MIN_K:
+        if not cold.any():
             return picks
-        raw = self.models["content"].score(rows, interests)
-        z = standardise(raw)
-        best = np.where(cold, raw, -np.inf).argmax(axis=1)
-        watched = self.interactions.positive()
+        best = np.where(cold, content, -np.inf).argmax(axis=1)
         out = []
         for u, (row, (cols, vals)) in enumerate(zip(rows, picks)):
             c = best[u]
-            seen = watched.indices[watched.indptr[row]:watched.indptr[row + 1]] if row >= 0 else ()
-            good = (raw[u, c] >= np.quantile(raw[u, seen], NEW_ITEM_WATCHED_QUANTILE) if len(seen)
-                    else z[u, c] >= NEW_ITEM_MIN_MATCH)
+            seen = self._watched.indices[self._watched.indptr[row]:self._watched.indptr[row + 1]] if row >= 0 else ()
+            good = (content[u, c] >= np.quantile(content[u, seen], NEW_ITEM_WATCHED_QUANTILE) if len(seen)
+                    else content_z[u, c] >= NEW_ITEM_MIN_MATCH)
             if cold[u, c] and good and len(cols) >= NEW_ITEM_MIN_K and not self._cold[cols].any():
                 cols, vals = np.append(cols[:-1], c), np.append(vals[:-1], scores[u, c])
             out.append((cols, vals))
         return out
 
-    def _rerank(self, rows: np.ndarray, fused: np.ndarray, interests: Sequence[str | None] | None) -> np.ndarray:
+    def _rerank(self, rows: np.ndarray, fused: np.ndarray, raw: dict[str, np.ndarray],
+                z: dict[str, np.ndarray]) -> np.ndarray:
         """Scores from the learned ranker for each known user's candidates (from the masked first-stage `fused`),
         -inf for everything else. New users keep the first stage: the ranker learned from users with a history,
         and their route (stated interests, then popularity) is set, not learned."""
@@ -335,12 +351,11 @@ class HybridRecommender(Recommender):
         out = fused.copy()
         if len(known) == 0:
             return out
-        rows, fused = rows[known], fused[known]
-        said = [interests[i] for i in known] if interests is not None else None
-        raw = {name: model.score(rows, said) for name, model in self.models.items()}
-        z = {name: standardise(r) for name, r in raw.items()}
-        cols = rerank.candidates(fused, raw, self._cold)
-        ranked = self.ranker.predict(rerank.features(self.models, raw, z, fused, self.interactions, rows, cols))
+        raw = {name: r[known] for name, r in raw.items()}
+        z = {name: part[known] for name, part in z.items()}
+        cols = rerank.candidates(fused[known], raw, self._cold)
+        ranked = self.ranker.predict(rerank.features(self.models, raw, z, fused[known], self._item_counts,
+                                                     self._user_counts, rows[known], cols))
         out[known] = -np.inf
         users, places = np.nonzero(cols >= 0)
         out[known[users], cols[users, places]] = ranked[users, places]

@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from reelmind.recsys.base import Recommender, top_k
-from reelmind.recsys.data import Interactions
 
 # Picks per source (the first stage, each collaborative component) the ranker re-orders per user, merged without
 # repeats. On MovieLens validation data EASE's top 100 alone hold 39% of the held-out positives.
@@ -95,10 +94,11 @@ def ranks(scores: np.ndarray, cols: np.ndarray) -> np.ndarray:
 
 
 def features(models: Mapping[str, Recommender], raw: Mapping[str, np.ndarray], z: Mapping[str, np.ndarray],
-             fused: np.ndarray, interactions: Interactions, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+             fused: np.ndarray, item_counts: np.ndarray, user_counts: np.ndarray, rows: np.ndarray,
+             cols: np.ndarray) -> np.ndarray:
     """(users, candidates, len(FEATURES)) float32, NaN where a feature does not apply. `raw` and `z`: each
     component's full score rows (as from `score`) and their standardised form; `fused`: the masked first stage;
-    `cols` from `candidates`."""
+    `item_counts` / `user_counts`: positives per item column / user row; `cols` from `candidates`."""
     n_users, n_cand = cols.shape
     valid = cols >= 0
     safe = np.where(valid, cols, 0)
@@ -112,8 +112,7 @@ def features(models: Mapping[str, Recommender], raw: Mapping[str, np.ndarray], z
             out[..., 3 * i] = np.where(has, score, np.nan)
             out[..., 3 * i + 1] = np.where(has, z[name][at, safe], np.nan)
             out[..., 3 * i + 2] = np.log1p(ranks(np.where(allowed, raw[name], -np.inf), safe))
-    counts = interactions.item_counts()
-    user_counts = np.diff(interactions.positive().indptr)
+    counts = item_counts
     base = 3 * len(COMPONENTS)
     out[..., base] = np.log1p(ranks(fused, safe))
     out[..., base + 1] = np.log1p(counts[safe])
