@@ -140,8 +140,8 @@ def _cache_dir() -> Path:
 
 
 # Whisper retries a window that decodes badly at rising temperatures, i.e. by sampling. Seeding the sampler per
-# file makes a transcript the same on every run: unseeded, the espeak Mandarin fixture came out as "欢迎收看太空"
-# on one run and "欢迎收看台空" on another.
+# file makes that retry repeatable. (Transcripts can still differ in a character or two with the number of BLAS
+# threads, which changes the floating-point sums: seen on the espeak Mandarin fixture.)
 DECODE_SEED = 0
 
 
