@@ -9,20 +9,14 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 import numpy as np
 
+from reelmind.backends import Caption, CaptionBackend
 from reelmind.registry import register
 
 # BLIP's captions are one short sentence; 30 tokens leaves room without rambling.
 MAX_CAPTION_TOKENS = 30
-
-
-@dataclass(frozen=True)
-class Caption:
-    text: str
-    source: str
 
 
 def labels_and_text(labels: list[tuple[str, float]], screen_text: list[str]) -> str:
@@ -35,8 +29,8 @@ def labels_and_text(labels: list[tuple[str, float]], screen_text: list[str]) -> 
 
 
 @register("caption", "labels")
-class LabelCaptioner:
-    model_id = "labels+ocr"
+class LabelCaptioner(CaptionBackend):
+    default_model_id = model_id = "labels+ocr"
     source = "labels+ocr"
 
     def __init__(self, model: str = ""):
@@ -48,7 +42,7 @@ class LabelCaptioner:
 
 
 @register("caption", "blip")
-class BlipCaptioner:
+class BlipCaptioner(CaptionBackend):
     source = "blip"
 
     def __init__(self, model: str = ""):

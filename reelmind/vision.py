@@ -13,10 +13,10 @@ from __future__ import annotations
 import contextlib
 import io
 import threading
-from dataclasses import dataclass
 
 import numpy as np
 
+from reelmind.backends import FrameVision, VisionBackend
 from reelmind.registry import register
 
 TOP_LABELS = 3
@@ -25,12 +25,6 @@ MIN_LABEL_PROB = 0.05
 # EfficientNet-Lite0's training resolution.
 EFFICIENTNET_SIZE = 224
 BATCH = 16
-
-
-@dataclass(frozen=True)
-class FrameVision:
-    vectors: np.ndarray  # (n, dim) float32, L2-normalised
-    labels: list[list[tuple[str, float]]]  # per frame, (label, probability), best first
 
 
 def imagenet_names() -> list[str]:
@@ -53,10 +47,9 @@ def _normalise(v: np.ndarray) -> np.ndarray:
 
 
 @register("vision", "efficientnet-lite0")
-class EfficientNetLite0:
-    model_id = "efficientnet-lite0:imagenet1k"
+class EfficientNetLite0(VisionBackend):
+    default_model_id = model_id = "efficientnet-lite0:imagenet1k"
     dim = 1280
-    joint_text = False
 
     def __init__(self, model: str = ""):
         import torch
@@ -92,8 +85,8 @@ class EfficientNetLite0:
 
 
 @register("vision", "clip")
-class Clip:
-    joint_text = True
+class Clip(VisionBackend):
+    embeds_text = True
 
     def __init__(self, model: str = ""):
         if not model:

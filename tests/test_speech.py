@@ -10,6 +10,7 @@ import pytest
 from conftest import shared_media
 from reelmind import registry
 from reelmind.audio import extract_audio, load_wav
+from reelmind.config import load_settings
 
 JFK = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
 
@@ -21,13 +22,17 @@ def wer(reference: str, hypothesis: str) -> float:
     return jiwer.wer(normalise(reference), normalise(hypothesis))
 
 
+def whisper(backend: str, model: str = ""):
+    return registry.load("speech", backend, model, cache_dir=load_settings().cache_dir)
+
+
 def samples_of(name: str, tmp_path):
     return load_wav(extract_audio(shared_media(name), tmp_path / "audio.wav"))
 
 
 @pytest.mark.parametrize("backend", ["faster-whisper", "openai-whisper"])
 def test_jfk_word_error_rate(backend, tmp_path):
-    transcript = registry.load("speech", backend).transcribe(samples_of("jfk.flac", tmp_path), languages=("en", "zh"))
+    transcript = whisper(backend).transcribe(samples_of("jfk.flac", tmp_path), languages=("en", "zh"))
     assert transcript.language == "en"
     assert wer(JFK, transcript.text) <= 0.10, transcript.text
     starts = [s.start for s in transcript.segments]
@@ -37,13 +42,13 @@ def test_jfk_word_error_rate(backend, tmp_path):
 def test_music_gives_no_text(tmp_path):
     """Big Buck Bunny's opening is music and effects: voice-activity detection keeps Whisper from inventing lines."""
     samples = samples_of("big_buck_bunny_0_30.webm", tmp_path)
-    transcript = registry.load("speech", "faster-whisper").transcribe(samples, languages=("en", "zh"))
+    transcript = whisper("faster-whisper").transcribe(samples, languages=("en", "zh"))
     assert transcript.segments == () and transcript.language is None
 
 
 def test_mandarin_is_detected_and_simplified(tmp_path):
     samples = samples_of("chinese_zijide_jiao.flac", tmp_path)
-    transcript = registry.load("speech", "faster-whisper").transcribe(samples, languages=("en", "zh"))
+    transcript = whisper("faster-whisper").transcribe(samples, languages=("en", "zh"))
     assert transcript.language == "zh"
     assert "自己的脚" in transcript.text  # reference: 砸自己的脚
 
@@ -63,7 +68,7 @@ def test_users_own_openai_whisper_checkpoint_loads(tmp_path):
     torch.nn.init.normal_(model.decoder.positional_embedding, std=0.02)
     torch.save({"dims": asdict(dims), "model_state_dict": model.state_dict()}, path)
 
-    backend = registry.load("speech", "openai-whisper", str(path))
+    backend = whisper("openai-whisper", str(path))
     assert backend.model_id == f"openai-whisper:{path}"
     assert backend.model.dims.n_audio_state == 64
     probs = backend._language_probs(samples_of("jfk.flac", tmp_path)[:16000 * 5])

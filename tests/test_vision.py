@@ -31,7 +31,7 @@ def test_efficientnet_describes_frames():
 def test_clip_loader_on_a_tiny_saved_model(tmp_path):
     folder = save_tiny_clip(tmp_path / "tiny-clip")
     clip = registry.load("vision", "clip", str(folder))
-    assert clip.model_id == f"clip:{folder}" and clip.dim == 16 and clip.joint_text
+    assert clip.model_id == f"clip:{folder}" and clip.dim == 16 and clip.embeds_text
     out = clip.describe(_frames())
     assert out.vectors.shape == (3, 16)
     assert all(len(labels) <= 3 for labels in out.labels)
