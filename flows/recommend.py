@@ -21,6 +21,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from reelmind.config import load_settings
+from reelmind.records import RecommendationRecord
 from reelmind.recommend import TOP_N_STORED, stored_recommendations
 from reelmind.store import Store
 from tasks.recommend import fit_recommender, write_recommendations
@@ -44,10 +45,9 @@ def recommend(db: str | None = None, model: str = "hybrid", k: int = TOP_N) -> d
 def _publish_sample(settings, version: str) -> None:
     """A Markdown artifact: a few users' top picks with thumbnails and reasons, for people to eyeball."""
     store = Store.open(settings.db)
-    table = store.table("recommendations")
-    if table is None:
+    users = sorted({r["user_id"] for r in store.rows(RecommendationRecord, ["user_id"])})[:SAMPLE_USERS]
+    if not users:
         return
-    users = sorted({r["user_id"] for r in table.search().select(["user_id"]).limit(None).to_list()})[:SAMPLE_USERS]
     videos = {v["id"]: v for v in store.videos(["id", "title", "thumbnail_path"])}
     lines = [f"# Sample recommendations ({version})", ""]
     for user in users:

@@ -4,6 +4,7 @@
     reelmind search "QUERY" [--k N] [--json]    videos and moments, in Chinese or English
     reelmind videos [--json]                    what is stored
     reelmind failures [--json]                  files that could not be ingested, and why
+    reelmind upgrade [--db URI]                 bring an older database to this version's schema
 
 Usage errors exit with status 2 (argparse's convention).
 """
@@ -15,6 +16,8 @@ import json
 import os
 import sys
 from pathlib import Path
+
+from reelmind.records import EVENT_TYPES
 
 
 def _fmt_time(seconds: float | None) -> str:
@@ -81,30 +84,19 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _video_json(store, row: dict) -> dict:
-    segments = store.children("segments", row["id"], row["rev"])
-    return {
-        "id": row["id"], "path": row["path"], "title": row["title"], "description": row["description"],
-        "tags": row["tags"], "duration_s": row["duration_s"], "language": row["language"],
-        "transcript": row["transcript"],
-        "segments": [{"start": s["start"], "end": s["end"], "text": s["text"]} for s in segments],
-        "captions": row["captions"], "caption_source": row["caption_source"], "ocr_text": row["ocr_text"],
-        "n_frames": row["n_frames"], "has_audio": row["has_audio"], "has_video": row["has_video"],
-        "width": row["width"], "height": row["height"], "fps": row["fps"], "thumbnail_path": row["thumbnail_path"],
-        "models": json.loads(row["models"] or "{}"), "stage_seconds": json.loads(row["stage_seconds"] or "{}"),
-        "ingested_at": row["ingested_at"].isoformat() if row["ingested_at"] else None,
-    }
-
-
 def cmd_videos(args: argparse.Namespace) -> int:
     from reelmind.config import load_settings
+    from reelmind.records import SegmentRecord, VideoRecord
     from reelmind.store import Store
 
     store = Store.open(load_settings(db=args.db).db)
-    rows = sorted(store.videos([c for c in _VIDEO_COLUMNS]), key=lambda r: r["path"])
+    rows = sorted(store.videos(VideoRecord.public_columns() + ["rev"]), key=lambda r: r["path"])
     if args.json:
         for row in rows:
-            print(json.dumps(_video_json(store, row), ensure_ascii=False))
+            segments = store.children(SegmentRecord, row["id"], row["rev"])
+            view = {**VideoRecord.public_view(row),
+                    "segments": [{"start": s["start"], "end": s["end"], "text": s["text"]} for s in segments]}
+            print(json.dumps(view, ensure_ascii=False))
         return 0
     from rich.table import Table
 
@@ -118,22 +110,27 @@ def cmd_videos(args: argparse.Namespace) -> int:
     return 0
 
 
-_VIDEO_COLUMNS = ["id", "rev", "path", "title", "description", "tags", "duration_s", "language", "transcript",
-                  "captions", "caption_source", "ocr_text", "n_frames", "has_audio", "has_video", "width", "height",
-                  "fps", "thumbnail_path", "models", "stage_seconds", "ingested_at"]
-
-
 def cmd_failures(args: argparse.Namespace) -> int:
     from reelmind.config import load_settings
     from reelmind.store import Store
 
-    rows = Store.open(load_settings(db=args.db).db).failures()
-    for row in rows:
+    for failure in Store.open(load_settings(db=args.db).db).failures():
         if args.json:
-            print(json.dumps({"path": row["path"], "stage": row["stage"], "reason": row["reason"],
-                              "failed_at": row["failed_at"].isoformat()}, ensure_ascii=False))
+            print(json.dumps(failure.to_json(), ensure_ascii=False))
         else:
-            print(f"{row['path']}: {row['reason']} (stage {row['stage']}, {row['failed_at']:%Y-%m-%d %H:%M})")
+            print(f"{failure.path}: {failure.reason} (stage {failure.stage}, {failure.failed_at:%Y-%m-%d %H:%M})")
+    return 0
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from reelmind.config import load_settings
+    from reelmind.records import SCHEMA_VERSION
+    from reelmind.store import Store
+
+    store = Store.open(load_settings(db=args.db).db)
+    for name, version in store.upgrade().items():
+        state = "already current" if version == SCHEMA_VERSION else f"upgraded from version {version}"
+        print(f"{store.uri}: {name}: {state} (schema version {SCHEMA_VERSION})")
     return 0
 
 
@@ -293,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_db(events.add_parser("add", help="add one event"))
     p.add_argument("--user", required=True)
     p.add_argument("--video", help="video id or unique file name (not needed for search events)")
-    p.add_argument("--event", required=True, choices=["view", "like", "share", "skip", "comment", "search"])
+    p.add_argument("--event", required=True, choices=EVENT_TYPES)
     p.add_argument("--watch-fraction", type=float)
     p.add_argument("--text", help="the comment or the search query")
     p.add_argument("--timestamp", help="Unix seconds or ISO 8601 (default: now)")
@@ -334,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=4200, help="Prefect server port when one is started (4200)")
     p.add_argument("--movielens", metavar="DIR", help="MovieLens folder for the weekly evaluation")
     p.set_defaults(func=cmd_serve)
+
+    p = with_db(sub.add_parser("upgrade", help="bring an older database's tables to this version's schema"))
+    p.set_defaults(func=cmd_upgrade)
 
     p = with_db(sub.add_parser("failures", help="files that could not be ingested"))
     p.add_argument("--json", action="store_true")

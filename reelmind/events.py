@@ -12,27 +12,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pyarrow as pa
-
 from reelmind.errors import ReelMindError
+from reelmind.records import EVENT_TYPES, TEXT_EVENTS, VIDEOLESS_EVENTS, EventRecord
 from reelmind.store import Store
 
-EVENT_TYPES = ("view", "like", "share", "skip", "comment", "search")
 REQUIRED = ("user_id", "video_id", "event", "timestamp")
-# Events that carry the user's own words, and those that need a video.
-TEXT_EVENTS = ("comment", "search")
-VIDEOLESS_EVENTS = ("search",)
 # Reported bad rows per file: enough to fix a file, short enough to read.
 MAX_REPORTED_ERRORS = 20
-
-EVENTS_SCHEMA = pa.schema([
-    ("event_id", pa.string()), ("user_id", pa.string()), ("video_id", pa.string()), ("event", pa.string()),
-    ("watch_fraction", pa.float32()), ("timestamp", pa.timestamp("us", tz="UTC")), ("text", pa.string()),
-])
 
 
 class EventError(ReelMindError):
@@ -44,24 +33,13 @@ class EventError(ReelMindError):
         super().__init__(f"{source}: {total} bad row(s){more}; nothing was imported\n" + "\n".join(errors))
 
 
-@dataclass(frozen=True)
-class Event:
-    user_id: str
-    video_id: str
-    event: str
-    timestamp: datetime
-    watch_fraction: float | None = None
-    text: str | None = None
-
-    @property
-    def event_id(self) -> str:
-        key = "\x1f".join([self.user_id, self.video_id, self.event, self.timestamp.isoformat(),
-                           "" if self.watch_fraction is None else f"{self.watch_fraction:.4f}", self.text or ""])
-        return hashlib.sha256(key.encode()).hexdigest()[:24]
-
-    def row(self) -> dict:
-        return {"event_id": self.event_id, "user_id": self.user_id, "video_id": self.video_id, "event": self.event,
-                "watch_fraction": self.watch_fraction, "timestamp": self.timestamp, "text": self.text}
+def make_event(user_id: str, video_id: str, event: str, timestamp: datetime, watch_fraction: float | None = None,
+               text: str | None = None) -> EventRecord:
+    """An event record whose id hashes its content, so the same event imported twice is stored once."""
+    key = "\x1f".join([user_id, video_id, event, timestamp.isoformat(),
+                       "" if watch_fraction is None else f"{watch_fraction:.4f}", text or ""])
+    return EventRecord(hashlib.sha256(key.encode()).hexdigest()[:24], user_id, video_id, event, watch_fraction,
+                       timestamp, text)
 
 
 def parse_timestamp(value: object) -> datetime:
@@ -101,7 +79,7 @@ class VideoResolver:
         raise ValueError(f"unknown video {ref!r} (not an ingested video id or file name)")
 
 
-def validate(record: dict, resolver: VideoResolver) -> Event:
+def validate(record: dict, resolver: VideoResolver) -> EventRecord:
     missing = [c for c in REQUIRED if c not in record or (record[c] in (None, "") and c != "video_id")]
     if missing:
         raise ValueError(f"missing {', '.join(missing)}")
@@ -128,7 +106,7 @@ def validate(record: dict, resolver: VideoResolver) -> Event:
     text = str(record.get("text") or "").strip() or None
     if event in TEXT_EVENTS and not text:
         raise ValueError(f"a {event} event needs text (the comment or the query)")
-    return Event(user_id, video_id, event, parse_timestamp(record["timestamp"]), fraction, text)
+    return make_event(user_id, video_id, event, parse_timestamp(record["timestamp"]), fraction, text)
 
 
 def read_records(path: Path) -> list[tuple[int, dict | None, str | None]]:
@@ -172,16 +150,10 @@ def import_events(path: str | Path, store: Store) -> int:
     return write_events(store, events)
 
 
-def write_events(store: Store, events: list[Event]) -> int:
-    if not events:
-        return 0
-    table = store.ensure_table("events", EVENTS_SCHEMA)
-    before = table.count_rows()
-    rows = list({e.event_id: e.row() for e in events}.values())
-    store.upsert(table, "event_id", rows, update_matched=False)
-    return table.count_rows() - before
+def write_events(store: Store, events: list[EventRecord]) -> int:
+    """Store the events in one batch; returns how many were new."""
+    return store.insert_new(events)
 
 
 def load_events(store: Store) -> list[dict]:
-    table = store.table("events")
-    return table.search().limit(None).to_list() if table is not None else []
+    return store.rows(EventRecord)

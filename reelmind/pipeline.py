@@ -25,7 +25,8 @@ from reelmind.describe import DescribedFrames, describe_frames
 from reelmind.document import Metadata, build_document, load_metadata
 from reelmind.frames import FrameSample, sample_frames
 from reelmind.probe import MediaInfo, probe
-from reelmind.store import Store, VectorSpec
+from reelmind.records import FrameRecord, SegmentRecord, VectorSpec, VideoRecord
+from reelmind.store import Store
 
 FULL, METADATA, SKIP = "full", "metadata", "skip"
 
@@ -77,14 +78,12 @@ def plan_file(path: str, settings: Settings) -> FileJob:
     info = probe(path, settle_s=settings.settle_s)
     meta = load_metadata(path)
     action = FULL
-    row = Store.open(settings.db).video(info.video_id, ["id", "content_hash", "sidecar_hash", "models", "path",
-                                                         "rev"])
-    if row and row["content_hash"] == info.content_hash and \
-            json.loads(row["models"] or "{}").get("config") == models_config(settings):
-        same_meta = row["sidecar_hash"] == meta.sidecar_hash and row["path"] == info.path
+    row = Store.open(settings.db).video(info.video_id)
+    if row and row.content_hash == info.content_hash and row.models.get("config") == models_config(settings):
+        same_meta = row.sidecar_hash == meta.sidecar_hash and row.path == info.path
         action = SKIP if same_meta else METADATA
     data = settings.resolved_data_dir()
-    return FileJob(info, meta, action, rev=(row["rev"] if action != FULL else uuid.uuid4().hex[:12]),
+    return FileJob(info, meta, action, rev=(row.rev if action != FULL else uuid.uuid4().hex[:12]),
                    work_dir=str(data / "work" / info.video_id),
                    thumbnails_dir=str(data / "thumbnails" / info.video_id),
                    probe_s=round(time.perf_counter() - started, 3))
@@ -187,32 +186,28 @@ def store_file(job: FileJob, transcript_json: str | None, frames_json: str | Non
               "vision": described.vision_model if described else "", "caption": described.caption_model
               if described else "", "text": text_model.model_id}
     info, meta = job.info, job.meta
-    segments = [{"id": f"{job.video_id}:{i}", "video_id": job.video_id, "rev": job.rev, "idx": i,
-                 "start": s.start, "end": s.end, "text": s.text, "vector": v.tolist()}
+    segments = [SegmentRecord(f"{job.video_id}:{i}", job.video_id, job.rev, i, s.start, s.end, s.text, v)
                 for i, (s, v) in enumerate(zip(transcript.segments, seg_vectors))]
-    frame_rows = [{"id": f"{job.video_id}:{int(round(f.time_s * 1000))}", "video_id": job.video_id,
-                   "rev": job.rev, "time_s": f.time_s, "shot": f.shot, "thumbnail_path": f.thumbnail_path,
-                   "labels": f.labels, "caption": f.caption, "caption_source": f.caption_source,
-                   "ocr_text": f.ocr_text, "visual_vector": vv.tolist(), "text_vector": tv.tolist()}
+    frame_rows = [FrameRecord(f"{job.video_id}:{int(round(f.time_s * 1000))}", job.video_id, job.rev, f.time_s,
+                              f.shot, f.thumbnail_path, f.labels, f.caption, f.caption_source, f.ocr_text, vv, tv)
                   for f, vv, tv in zip(frames, described.vectors if described else [], frame_vectors)]
     stage_seconds["store"] = round(time.perf_counter() - started, 3)
-    video = {
-        "id": job.video_id, "rev": job.rev, "path": info.path, "content_hash": info.content_hash,
-        "sidecar_hash": meta.sidecar_hash, "size_bytes": info.size_bytes, "title": meta.title,
-        "description": meta.description, "tags": list(meta.tags), "uploader": meta.uploader,
-        "published_at": meta.published_at, "duration_s": info.duration_s, "container": info.container,
-        "has_audio": info.has_audio, "has_video": info.has_video, "width": info.width, "height": info.height,
-        "fps": info.fps, "audio_codec": info.audio_codec, "video_codec": info.video_codec,
-        "language": transcript.language, "transcript": transcript.text, "captions": captions,
-        "caption_source": frames[0].caption_source if frames else "", "ocr_text": " / ".join(dict.fromkeys(screen)),
-        "document": document, "n_frames": len(frames), "n_segments": len(segments),
-        "thumbnail_path": frames[0].thumbnail_path if frames else "",
-        "text_vector": doc_vector.tolist(), "visual_vector": visual, "models": json.dumps(models),
-        "stage_seconds": json.dumps(stage_seconds), "ingested_at": datetime.now(timezone.utc),
-    }
+    video = VideoRecord(
+        id=job.video_id, rev=job.rev, path=info.path, content_hash=info.content_hash,
+        sidecar_hash=meta.sidecar_hash, size_bytes=info.size_bytes, title=meta.title,
+        description=meta.description, tags=list(meta.tags), uploader=meta.uploader,
+        published_at=meta.published_at, duration_s=info.duration_s, container=info.container,
+        has_audio=info.has_audio, has_video=info.has_video, width=info.width, height=info.height,
+        fps=info.fps, audio_codec=info.audio_codec, video_codec=info.video_codec,
+        language=transcript.language, transcript=transcript.text, captions=captions,
+        caption_source=frames[0].caption_source if frames else "", ocr_text=" / ".join(dict.fromkeys(screen)),
+        document=document, n_frames=len(frames), n_segments=len(segments),
+        thumbnail_path=frames[0].thumbnail_path if frames else "",
+        text_vector=doc_vector, visual_vector=visual, models=models,
+        stage_seconds=stage_seconds, ingested_at=datetime.now(timezone.utc))
     store = Store.open(settings.db)
-    store.write_video(video, segments, frame_rows, VectorSpec(text_model.model_id, text_model.dim),
-                      VectorSpec(vision.model_id, vision.dim))
+    store.write_video(video, segments, frame_rows, {"text": VectorSpec(text_model.model_id, text_model.dim),
+                                                    "visual": VectorSpec(vision.model_id, vision.dim)})
     store.clear_failure(info.path)
     shutil.rmtree(job.work_dir, ignore_errors=True)
     return VideoSummary(job.video_id, info.path, meta.title, FULL, info.duration_s, transcript.language,
@@ -224,16 +219,15 @@ def update_metadata(job: FileJob, settings: Settings) -> VideoSummary:
     store = Store.open(settings.db)
     row = store.video(job.video_id)
     meta = job.meta
-    document = build_document(meta, row["transcript"] or "", list(row["captions"] or []),
-                              [t for t in (row["ocr_text"] or "").split(" / ") if t])
+    document = build_document(meta, row.transcript or "", list(row.captions or []),
+                              [t for t in (row.ocr_text or "").split(" / ") if t])
     vector = backend("text", settings).embed_passages([document])[0]
-    store.update_video(job.video_id, {
-        "path": job.info.path, "sidecar_hash": meta.sidecar_hash, "title": meta.title,
-        "description": meta.description, "tags": list(meta.tags), "uploader": meta.uploader,
-        "published_at": meta.published_at, "document": document, "text_vector": vector.tolist()})
+    store.update_video(job.video_id, path=job.info.path, sidecar_hash=meta.sidecar_hash, title=meta.title,
+                       description=meta.description, tags=list(meta.tags), uploader=meta.uploader,
+                       published_at=meta.published_at, document=document, text_vector=vector.tolist())
     store.clear_failure(job.info.path)
-    return VideoSummary(job.video_id, job.info.path, meta.title, METADATA, row["duration_s"], row["language"],
-                        row["n_segments"], row["n_frames"])
+    return VideoSummary(job.video_id, job.info.path, meta.title, METADATA, row.duration_s, row.language,
+                        row.n_segments, row.n_frames)
 
 
 def skipped_summary(job: FileJob) -> VideoSummary:

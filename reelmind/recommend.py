@@ -3,9 +3,11 @@
 - `load_catalog`: every committed video as an `Items` row: title, merged document, text and visual vectors;
 - `load_feedback`: the event log as implicit-feedback `Interactions` (weights from event type and watch fraction,
   times for recency) plus each user's own words (comments, searches) for the interest profile;
-- `fit`: a recommender from `reelmind.recsys`, saved to the data folder so on-demand requests reuse it;
-- `write_recommendations`: the top N of every active user, replacing the previous run's rows in one commit (a
-  table overwrite is a single new LanceDB version: readers see the old rows or the new ones, never a mix).
+- `fit`: a recommender from `reelmind.recsys.registry`, saved to the data folder so on-demand requests reuse it;
+- `write_recommendations`: the top k of every active user, replacing the previous run's rows in one commit (a
+  table overwrite is a single new LanceDB version: readers see the old rows or the new ones, never a mix);
+- `recommend_for`: a user's stored picks when the last run stored at least as many as asked for, else picks
+  computed on demand from the saved model.
 """
 
 from __future__ import annotations
@@ -18,26 +20,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
 from reelmind.config import Settings
 from reelmind.events import load_events
+from reelmind.recsys import registry
 from reelmind.recsys.data import Interactions, Items, event_weight
-from reelmind.store import Store
+from reelmind.records import TEXT_EVENTS, RecommendationRecord
+from reelmind.store import Store, sql_str
 
 MODEL_FILE = "recommender.pkl"
-# Picks per user the recommend flow stores (flows.recommend.TOP_N); fewer stored means the catalogue ran out.
+# The recommend flow's default k: picks stored per user (flows.recommend.TOP_N).
 TOP_N_STORED = 20
 # A user is active when they did anything in this many days before the newest event in the log.
 ACTIVE_DAYS = 30
 DAY_S = 86_400
-
-RECOMMENDATIONS_SCHEMA = pa.schema([
-    ("user_id", pa.string()), ("rank", pa.int32()), ("video_id", pa.string()), ("score", pa.float32()),
-    ("reason", pa.string()), ("source", pa.string()), ("model_version", pa.string()),
-    ("generated_at", pa.timestamp("us", tz="UTC")),
-])
-
 
 @dataclass(frozen=True)
 class FittedModel:
@@ -46,21 +42,6 @@ class FittedModel:
     version: str
     active_users: tuple[str, ...]
     fitted_at: datetime
-
-
-MODELS = {"popularity": "reelmind.recsys.popularity:PopularityRecommender",
-          "cf": "reelmind.recsys.cf:EASERecommender",
-          "content": "reelmind.recsys.content:ContentRecommender",
-          "hybrid": "reelmind.recsys.hybrid:HybridRecommender"}
-
-
-def model_class(name: str) -> type:
-    import importlib
-
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; models: {', '.join(MODELS)}")
-    module, _, cls = MODELS[name].partition(":")
-    return getattr(importlib.import_module(module), cls)
 
 
 def load_catalog(store: Store) -> Items:
@@ -86,7 +67,7 @@ def load_feedback(store: Store, items: Items) -> tuple[Interactions, dict[str, l
     records, texts = [], {}
     users = list(dict.fromkeys(e["user_id"] for e in events))
     for e in events:
-        if e["text"] and e["event"] in ("comment", "search"):
+        if e["text"] and e["event"] in TEXT_EVENTS:
             texts.setdefault(e["user_id"], []).append(e["text"])
         if e["video_id"] and e["video_id"] in items.index:
             weight = event_weight(e["event"], e["watch_fraction"])
@@ -108,7 +89,7 @@ def fit(settings: Settings, model: str = "hybrid") -> FittedModel:
     interactions, texts, active = load_feedback(store, items)
     if interactions.n_users == 0:
         model = "popularity"  # no events yet: nothing to personalise, and nobody to write picks for
-    recommender = model_class(model)().fit(interactions, items, user_texts=texts)
+    recommender = registry.make(model).fit(interactions, items, user_texts=texts)
     digest = hashlib.sha256(repr((model, items.ids, interactions.matrix.nnz, interactions.now)).encode())
     fitted = FittedModel(recommender, f"{model}-{digest.hexdigest()[:10]}", active, datetime.now(timezone.utc))
     path = model_path(settings)
@@ -140,31 +121,26 @@ def load_fitted(settings: Settings) -> FittedModel | None:
 def write_recommendations(store: Store, fitted: FittedModel, k: int) -> int:
     recs = fitted.model.recommend_batch(list(fitted.active_users), k=k) if fitted.active_users else {}
     now = datetime.now(timezone.utc)
-    rows = [{"user_id": str(user), "rank": rank, "video_id": r.item_id, "score": float(r.score),
-             "reason": r.reason, "source": r.source, "model_version": fitted.version, "generated_at": now}
+    rows = [RecommendationRecord(str(user), rank, r.item_id, float(r.score), r.reason, r.source, fitted.version, now)
             for user, picks in recs.items() for rank, r in enumerate(picks, 1)]
-    store.replace_table("recommendations", pa.Table.from_pylist(rows, schema=RECOMMENDATIONS_SCHEMA))
+    store.replace(RecommendationRecord, rows)
     return len(rows)
 
 
 def stored_recommendations(store: Store, user_id: str, k: int | None) -> list[dict]:
-    table = store.table("recommendations")
-    if table is None:
-        return []
-    safe = user_id.replace("'", "''")
-    rows = table.search().where(f"user_id = '{safe}'").limit(None).to_list()
+    rows = store.rows(RecommendationRecord, where=f"user_id = {sql_str(user_id)}")
     return sorted(rows, key=lambda r: r["rank"])[:k] if k else sorted(rows, key=lambda r: r["rank"])
 
 
 def recommend_for(settings: Settings, user_id: str, k: int = 10, interests: str | None = None) -> list[dict]:
-    """The stored picks of the last run, or, for a user it did not cover or with new stated interests, picks
-    computed now from the saved model (a new user gets popularity plus their interests)."""
+    """The stored picks of the last run when it stored at least k for this user; otherwise (a user it did not
+    cover, new stated interests, or more picks than the run stored) picks computed now from the saved model, which
+    are fewer than k only when the catalogue runs out (a new user gets popularity plus their interests)."""
     store = Store.open(settings.db)
     if not interests:
-        stored = stored_recommendations(store, user_id, k=None)
-        # enough stored picks, or all the last run could give this user (the catalogue ran out)
-        if stored and (len(stored) >= k or len(stored) < TOP_N_STORED):
-            return [{**r, "computed": "stored"} for r in stored[:k]]
+        stored = stored_recommendations(store, user_id, k)
+        if len(stored) == k:
+            return [{**r, "computed": "stored"} for r in stored]
     fitted = load_fitted(settings) or fit(settings)
     picks = fitted.model.recommend(user_id, k=k, interests=interests)
     return [{"user_id": user_id, "rank": rank, "video_id": r.item_id, "score": float(r.score), "reason": r.reason,

@@ -1,4 +1,4 @@
-"""LanceDB storage: the `videos`, `segments`, `frames` and `failures` tables, written so a crash leaves no half video.
+"""LanceDB storage of the records in `reelmind.records`, written so a crash leaves no half video.
 
 Write protocol for one video (LanceDB has no multi-table transactions):
 1. add its segments and frames, each row stamped with a new revision `rev`;
@@ -8,7 +8,8 @@ Readers join segments and frames to `videos` on (video_id, rev), so rows of an i
 and the next run writes the video again and sweeps them.
 
 Each table's schema metadata records, per vector column, the model id and dimension that filled it; writing or
-searching with another model is refused with a message that says which models differ.
+searching with another model is refused with a message that says which models differ. Each table also carries
+its schema version: an older table is upgraded in place when first opened, a newer one is refused.
 """
 
 from __future__ import annotations
@@ -16,70 +17,29 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 import lancedb
 import pyarrow as pa
 
 from reelmind.errors import StoreError
+from reelmind.records import (RECORDS, SCHEMA_VERSION, VERSION_METADATA_KEY, FailureRecord, FrameRecord, Record,
+                              SegmentRecord, VectorSpec, VideoRecord)
 
 VECTORS_METADATA_KEY = b"reelmind.vectors"
 # Lance commits can conflict when several writers upsert at once; a few retries with backoff resolve it.
 COMMIT_RETRIES = 5
+UPGRADE_COMMAND = "reelmind upgrade --db {uri}"
 
 
-@dataclass(frozen=True)
-class VectorSpec:
-    model_id: str
-    dim: int
-
-
-def _vec(dim: int) -> pa.DataType:
-    return pa.list_(pa.float32(), dim)
-
-
-def videos_schema(text: VectorSpec, visual: VectorSpec) -> pa.Schema:
-    return _with_vectors(pa.schema([
-        ("id", pa.string()), ("rev", pa.string()), ("path", pa.string()), ("content_hash", pa.string()),
-        ("sidecar_hash", pa.string()), ("size_bytes", pa.int64()),
-        ("title", pa.string()), ("description", pa.string()), ("tags", pa.list_(pa.string())),
-        ("uploader", pa.string()), ("published_at", pa.string()),
-        ("duration_s", pa.float64()), ("container", pa.string()), ("has_audio", pa.bool_()),
-        ("has_video", pa.bool_()), ("width", pa.int32()), ("height", pa.int32()), ("fps", pa.float32()),
-        ("audio_codec", pa.string()), ("video_codec", pa.string()),
-        ("language", pa.string()), ("transcript", pa.string()), ("captions", pa.list_(pa.string())),
-        ("caption_source", pa.string()), ("ocr_text", pa.string()), ("document", pa.string()),
-        ("n_frames", pa.int32()), ("n_segments", pa.int32()), ("thumbnail_path", pa.string()),
-        ("text_vector", _vec(text.dim)), ("visual_vector", _vec(visual.dim)),
-        ("models", pa.string()), ("stage_seconds", pa.string()), ("ingested_at", pa.timestamp("us", tz="UTC")),
-    ]), {"text_vector": text, "visual_vector": visual})
-
-
-def segments_schema(text: VectorSpec) -> pa.Schema:
-    return _with_vectors(pa.schema([
-        ("id", pa.string()), ("video_id", pa.string()), ("rev", pa.string()), ("idx", pa.int32()),
-        ("start", pa.float64()), ("end", pa.float64()), ("text", pa.string()), ("vector", _vec(text.dim)),
-    ]), {"vector": text})
-
-
-def frames_schema(text: VectorSpec, visual: VectorSpec) -> pa.Schema:
-    return _with_vectors(pa.schema([
-        ("id", pa.string()), ("video_id", pa.string()), ("rev", pa.string()), ("time_s", pa.float64()),
-        ("shot", pa.int32()), ("thumbnail_path", pa.string()), ("labels", pa.list_(pa.string())),
-        ("caption", pa.string()), ("caption_source", pa.string()), ("ocr_text", pa.string()),
-        ("visual_vector", _vec(visual.dim)), ("text_vector", _vec(text.dim)),
-    ]), {"visual_vector": visual, "text_vector": text})
-
-
-FAILURES_SCHEMA = pa.schema([
-    ("path", pa.string()), ("reason", pa.string()), ("stage", pa.string()),
-    ("failed_at", pa.timestamp("us", tz="UTC")),
-])
-
-
-def _with_vectors(schema: pa.Schema, vectors: dict[str, VectorSpec]) -> pa.Schema:
+def table_schema(record: type[Record], spaces: Mapping[str, VectorSpec] | None = None) -> pa.Schema:
+    """The record's Arrow schema, with the model behind each vector column in the schema metadata."""
+    schema = record.arrow_schema(spaces)
+    vectors = {column: spaces[space] for column, space in record.vector_spaces().items()} if spaces else {}
+    if not vectors:
+        return schema
     meta = {c: {"model_id": v.model_id, "dim": v.dim} for c, v in vectors.items()}
     return schema.with_metadata({VECTORS_METADATA_KEY: json.dumps(meta, sort_keys=True).encode()})
 
@@ -89,16 +49,29 @@ def vector_specs(table: lancedb.table.Table) -> dict[str, VectorSpec]:
     return {c: VectorSpec(**v) for c, v in json.loads(raw).items()} if raw else {}
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def schema_version(table: lancedb.table.Table, record: type[Record]) -> int:
+    """The version stamped on the table's key column; 1 for tables written before versions were stamped."""
+    try:
+        meta = table.schema.field(record.key).metadata or {}
+    except KeyError:
+        return 1
+    return int(meta.get(VERSION_METADATA_KEY.encode(), b"1"))
 
 
-def _in_list(values: Iterable[str]) -> str:
-    return "(" + ", ".join(_sql_str(v) for v in values) + ")"
+def sql_str(value: str) -> str:
+    """A SQL string literal: the only way a caller's text enters a LanceDB filter."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_in(values: Iterable[str]) -> str:
+    return "(" + ", ".join(sql_str(v) for v in values) + ")"
 
 
 class Store:
-    """One LanceDB database. Use `Store.open(uri)`: one connection and one handle per table per process."""
+    """One LanceDB database. Use `Store.open(uri)`: one connection and one handle per table per process.
+
+    Tables are opened by record (reelmind.records); a table of an older schema version is upgraded in place when
+    first opened (its missing columns added as nulls, its version stamped), a newer one is refused."""
 
     _open: dict[str, "Store"] = {}
     _open_lock = threading.Lock()
@@ -122,7 +95,10 @@ class Store:
         if name not in self._tables:
             if name not in self._table_names():
                 return None
-            self._tables[name] = self.db.open_table(name)
+            table = self.db.open_table(name)
+            if name in RECORDS:
+                self._check_version(table, RECORDS[name])
+            self._tables[name] = table
         table = self._tables[name]
         table.checkout_latest()  # see other processes' commits
         return table
@@ -131,16 +107,59 @@ class Store:
         result = self.db.list_tables()
         return list(getattr(result, "tables", result))
 
-    def _ensure(self, name: str, schema: pa.Schema) -> lancedb.table.Table:
-        table = self.table(name)
+    def ensure(self, record: type[Record], spaces: Mapping[str, VectorSpec] | None = None) -> lancedb.table.Table:
+        """The record's table, created on first use; with vectors, refused if another model filled them."""
+        schema = table_schema(record, spaces)
+        table = self.table(record.table)
         if table is None:
             try:
-                table = self.db.create_table(name, schema=schema)
+                table = self.db.create_table(record.table, schema=schema)
             except (OSError, ValueError, RuntimeError):
-                table = self.db.open_table(name)  # another writer created it first
-            self._tables[name] = table
-        self._check_vectors(name, table, schema)
+                table = self.db.open_table(record.table)  # another writer created it first
+            self._tables[record.table] = table
+        if spaces:
+            self._check_vectors(record.table, table, schema)
         return table
+
+    # -- schema versions ----------------------------------------------------------------------------------------
+
+    def _check_version(self, table: lancedb.table.Table, record: type[Record]) -> None:
+        version = schema_version(table, record)
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.uri}: table '{record.table}' has schema version {version}, newer than this "
+                             f"ReelMind's {SCHEMA_VERSION}: upgrade ReelMind to read it")
+        if version < SCHEMA_VERSION:
+            try:
+                self._upgrade(table, record)
+            except (OSError, RuntimeError, ValueError) as exc:
+                raise StoreError(f"{self.uri}: table '{record.table}' has schema version {version} and could not "
+                                 f"be upgraded here ({' '.join(str(exc).split())[:200]}); run: "
+                                 f"{UPGRADE_COMMAND.format(uri=self.uri)}") from None
+
+    @staticmethod
+    def _upgrade(table: lancedb.table.Table, record: type[Record]) -> None:
+        """Add the record's columns the table lacks (as nulls), then stamp the version: both idempotent, so an
+        upgrade interrupted between the two finishes on the next open."""
+        have = set(table.schema.names)
+        specs = vector_specs(table)
+        # the vector columns' dimensions come from the models the table records (ValueError if it records none)
+        wanted = record.arrow_schema({space: specs[column] for column, space in record.vector_spaces().items()
+                                      if column in specs})
+        missing = [f.remove_metadata() for f in wanted if f.name not in have]
+        if missing:
+            table.add_columns(missing)
+        table.update_field_metadata({"path": record.key,
+                                     "metadata": {VERSION_METADATA_KEY: str(SCHEMA_VERSION)}})
+
+    def upgrade(self) -> dict[str, int]:
+        """Bring every ReelMind table of this database to SCHEMA_VERSION; returns each table's version before."""
+        before = {}
+        for name in self._table_names():
+            if name in RECORDS:
+                self._tables.pop(name, None)
+                before[name] = schema_version(self.db.open_table(name), RECORDS[name])
+                self.table(name)
+        return before
 
     @staticmethod
     def _check_vectors(name: str, table: lancedb.table.Table, schema: pa.Schema) -> None:
@@ -164,60 +183,60 @@ class Store:
 
     # -- writes -------------------------------------------------------------------------------------------------
 
-    def write_video(self, video: dict[str, Any], segments: list[dict], frames: list[dict],
-                    text: VectorSpec, visual: VectorSpec) -> None:
-        """Children first, then the `videos` row (the commit), then sweep the children of older revisions."""
-        video_id, rev = video["id"], video["rev"]
+    def write_video(self, video: VideoRecord, segments: Sequence[SegmentRecord], frames: Sequence[FrameRecord],
+                    spaces: Mapping[str, VectorSpec]) -> None:
+        """Children first, then the `videos` row (the commit), then sweep the children of older revisions.
+        `spaces`: the model of each embedding space ("text", "visual")."""
         with self._write_lock:
-            seg_table = self._ensure("segments", segments_schema(text))
-            frame_table = self._ensure("frames", frames_schema(text, visual))
-            video_table = self._ensure("videos", videos_schema(text, visual))
+            seg_table = self.ensure(SegmentRecord, spaces)
+            frame_table = self.ensure(FrameRecord, spaces)
+            video_table = self.ensure(VideoRecord, spaces)
             if segments:
-                self._retry(seg_table.add, segments)
+                self._retry(seg_table.add, [s.to_row() for s in segments])
             if frames:
-                self._retry(frame_table.add, frames)
-            self._upsert(video_table, "id", [video])
-            stale = f"video_id = {_sql_str(video_id)} AND rev != {_sql_str(rev)}"
+                self._retry(frame_table.add, [f.to_row() for f in frames])
+            self._upsert(video_table, VideoRecord.key, [video.to_row()])
+            stale = f"video_id = {sql_str(video.id)} AND rev != {sql_str(video.rev)}"
             self._retry(seg_table.delete, stale)
             self._retry(frame_table.delete, stale)
 
-    def update_video(self, video_id: str, values: dict[str, Any]) -> None:
+    def update_video(self, video_id: str, **values: Any) -> None:
         """Change columns of one committed row (metadata edits that need no model run)."""
+        unknown = set(values) - set(VideoRecord.column_names())
+        if unknown:
+            raise ValueError(f"not columns of videos: {', '.join(sorted(unknown))}")
         with self._write_lock:
-            table = self.table("videos")
-            self._retry(lambda: table.update(where=f"id = {_sql_str(video_id)}", values=values))
+            table = self.table(VideoRecord.table)
+            self._retry(lambda: table.update(where=f"id = {sql_str(video_id)}", values=values))
 
     def record_failure(self, path: str, reason: str, stage: str) -> None:
         with self._write_lock:
-            table = self._ensure_failures()
-            row = {"path": path, "reason": reason, "stage": stage, "failed_at": _now()}
-            self._upsert(table, "path", [row])
+            table = self.ensure(FailureRecord)
+            self._upsert(table, FailureRecord.key, [FailureRecord(path, reason, stage, _now()).to_row()])
 
     def clear_failure(self, path: str) -> None:
-        table = self.table("failures")
+        table = self.table(FailureRecord.table)
         if table is not None:
             with self._write_lock:
-                self._retry(table.delete, f"path = {_sql_str(path)}")
+                self._retry(table.delete, f"path = {sql_str(path)}")
 
-    def _ensure_failures(self) -> lancedb.table.Table:
-        return self.ensure_table("failures", FAILURES_SCHEMA)
+    def insert_new(self, records: Sequence[Record]) -> int:
+        """Add records whose key is not stored yet (others are left as they are); returns how many were new."""
+        if not records:
+            return 0
+        record = type(records[0])
+        with self._write_lock:
+            table = self.ensure(record)
+            before = table.count_rows()
+            unique = {getattr(r, record.key): r.to_row() for r in records}
+            self._upsert(table, record.key, list(unique.values()), update_matched=False)
+            return table.count_rows() - before
 
-    def ensure_table(self, name: str, schema: pa.Schema) -> lancedb.table.Table:
-        """A table without vector columns (failures, events, ...), created on first use."""
-        table = self.table(name)
-        if table is None:
-            table = self.db.create_table(name, schema=schema, exist_ok=True)
-            self._tables[name] = table
-        return table
-
-    def replace_table(self, name: str, data: pa.Table) -> None:
+    def replace(self, record: type[Record], records: Sequence[Record]) -> None:
         """Replace a whole table in one commit (a new version): readers see the old rows or the new, never a mix."""
+        data = pa.Table.from_pylist([r.to_row() for r in records], schema=table_schema(record))
         with self._write_lock:
-            self._tables[name] = self.db.create_table(name, data, mode="overwrite")
-
-    def upsert(self, table: lancedb.table.Table, key: str, rows: list[dict], update_matched: bool = True) -> None:
-        with self._write_lock:
-            self._upsert(table, key, rows, update_matched)
+            self._tables[record.table] = self.db.create_table(record.table, data, mode="overwrite")
 
     def _upsert(self, table: lancedb.table.Table, key: str, rows: list[dict], update_matched: bool = True) -> None:
         def merge():
@@ -240,34 +259,39 @@ class Store:
 
     # -- reads --------------------------------------------------------------------------------------------------
 
-    def videos(self, columns: list[str] | None = None, where: str | None = None) -> list[dict]:
-        table = self.table("videos")
+    def rows(self, record: type[Record], columns: Sequence[str] | None = None, where: str | None = None) -> list[dict]:
+        """Stored rows of the record's table (all columns, or `columns`, which must be the record's)."""
+        if columns:
+            unknown = set(columns) - set(record.column_names())
+            if unknown:
+                raise ValueError(f"not columns of {record.table}: {', '.join(sorted(unknown))}")
+        table = self.table(record.table)
         if table is None:
             return []
         query = table.search()
         if where:
             query = query.where(where)
         if columns:
-            query = query.select(columns)
-        return query.limit(None).to_list() if hasattr(query, "limit") else query.to_list()
+            query = query.select(list(columns))
+        return query.limit(None).to_list()
 
-    def video(self, video_id: str, columns: list[str] | None = None) -> dict | None:
-        rows = self.videos(columns, where=f"id = {_sql_str(video_id)}")
-        return rows[0] if rows else None
+    def videos(self, columns: Sequence[str] | None = None, where: str | None = None) -> list[dict]:
+        return self.rows(VideoRecord, columns, where)
+
+    def video(self, video_id: str) -> VideoRecord | None:
+        rows = self.videos(where=f"id = {sql_str(video_id)}")
+        return VideoRecord.from_row(rows[0]) if rows else None
 
     def video_revisions(self, video_ids: Iterable[str]) -> dict[str, dict]:
         ids = sorted(set(video_ids))
         if not ids:
             return {}
-        rows = self.videos(["id", "rev", "path", "title", "thumbnail_path"], where=f"id IN {_in_list(ids)}")
+        rows = self.videos(["id", "rev", "path", "title", "thumbnail_path"], where=f"id IN {sql_in(ids)}")
         return {r["id"]: r for r in rows}
 
-    def children(self, table_name: str, video_id: str, rev: str) -> list[dict]:
-        table = self.table(table_name)
-        if table is None:
-            return []
-        rows = (table.search().where(f"video_id = {_sql_str(video_id)} AND rev = {_sql_str(rev)}")
-                .limit(None).to_list())
+    def children(self, record: type[SegmentRecord] | type[FrameRecord], video_id: str, rev: str) -> list[dict]:
+        """A committed video's segments (in order) or frames (by time)."""
+        rows = self.rows(record, where=f"video_id = {sql_str(video_id)} AND rev = {sql_str(rev)}")
         return sorted(rows, key=lambda r: r.get("idx", r.get("time_s", 0)))
 
     def nearest(self, table_name: str, column: str, vector, k: int) -> list[dict]:
@@ -281,12 +305,9 @@ class Store:
             row["score"] = 1.0 - float(row.pop("_distance"))
         return rows
 
-    def failures(self) -> list[dict]:
-        table = self.table("failures")
-        return table.search().limit(None).to_list() if table is not None else []
+    def failures(self) -> list[FailureRecord]:
+        return [FailureRecord.from_row(r) for r in self.rows(FailureRecord)]
 
 
-def _now():
-    from datetime import datetime, timezone
-
+def _now() -> datetime:
     return datetime.now(timezone.utc)

@@ -9,6 +9,7 @@ import pytest
 
 from conftest import shared_media
 from reelmind.cli import main
+from reelmind.records import VideoRecord
 
 
 def test_usage_errors_exit_2(capsys):
@@ -33,8 +34,7 @@ def test_videos_json_lines(shared_db, capsys):
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(rows) == 6
     for row in rows:
-        assert {"id", "path", "title", "duration_s", "language", "transcript", "segments", "captions", "ocr_text",
-                "n_frames"} <= set(row)
+        assert set(row) == set(VideoRecord.public_columns()) | {"segments"}
     jfk = next(r for r in rows if r["path"].endswith("jfk.flac"))
     assert jfk["segments"][0]["start"] == pytest.approx(0.0, abs=0.5) and "fellow Americans" in jfk["transcript"]
 

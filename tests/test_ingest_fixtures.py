@@ -12,6 +12,7 @@ import pytest
 
 from conftest import FIXTURES, settings_for
 from reelmind.search import search
+from reelmind.records import FrameRecord
 from reelmind.store import Store
 
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
@@ -74,7 +75,7 @@ def test_on_screen_text_is_read(stored, name):
 def test_frames_follow_the_shots(fixtures_db, stored):
     db, _ = fixtures_db
     row = stored["tomato_soup_recipe.mp4"]
-    frames = Store.open(db).children("frames", row["id"], row["rev"])
+    frames = Store.open(db).children(FrameRecord, row["id"], row["rev"])
     cuts = EXPECTED["tomato_soup_recipe.mp4"]["scene_starts_s"]
     assert len({f["shot"] for f in frames}) == len(cuts)
     for cut in cuts:  # a frame shortly after every cut

