@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reelmind.files import write_text_atomic
 from reelmind.probe import content_hash, find_media_files
 
 EVENT_NAME = "video.uploaded"
@@ -81,10 +82,7 @@ class UploadWatcher:
             self.announced = set(json.loads(self.state_file.read_text()).get("announced", []))
 
     def _save(self) -> None:
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
-        tmp.write_text(json.dumps({"folder": str(self.folder), "announced": sorted(self.announced)}))
-        tmp.replace(self.state_file)
+        write_text_atomic(self.state_file, json.dumps({"folder": str(self.folder), "announced": sorted(self.announced)}))
 
     def poll(self, now: float | None = None) -> list[Upload]:
         """One scan: announce the files that became complete since the last scan."""

@@ -1,5 +1,8 @@
 """Shared test set-up: real Prefect (a temporary local API), real LanceDB, the real offline models.
 
+Tests that need real models on real media, a Prefect server, a browser or the shared media are marked `slow`
+(by hand, or below for the fixtures that imply it); `pytest -m "not slow"` runs the rest in under a minute.
+
 Expensive things happen once per session: Prefect's test harness, and ingesting `media_fixtures/` and
 `../shared/media` into their own databases, which many tests then read.
 """
@@ -11,20 +14,21 @@ from pathlib import Path
 
 import pytest
 
+from helpers import FIXTURES, SHARED_MEDIA
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO / "media_fixtures"
-SHARED_MEDIA = REPO.parent / "shared" / "media"
+# Fixtures that start Prefect's API or run the real ingest flow: every test using one (directly or through another
+# fixture) is marked slow, so `pytest -m "not slow"` is the fast tier without anyone remembering to mark it.
+SLOW_FIXTURES = frozenset({"prefect_api", "fixtures_db", "shared_db"})
 
 
-def shared_media(name: str) -> Path:
-    path = SHARED_MEDIA / name
-    if not path.is_file():
-        pytest.skip(f"{path} is absent (the shared real clips sit beside the checkout only on project machines)")
-    return path
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -62,9 +66,3 @@ def shared_db(prefect_api, tmp_path_factory):
     db = str(tmp_path_factory.mktemp("shared") / "lancedb")
     report = ingest([str(SHARED_MEDIA)], db=db)
     return db, report
-
-
-def settings_for(db: str, **overrides):
-    from reelmind.config import load_settings
-
-    return load_settings(db=db, **overrides)

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import shared_media
+from helpers import shared_media
 from reelmind.cli import main
 from reelmind.records import VideoRecord
 

@@ -10,8 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import REPO, shared_media
+from helpers import REPO, shared_media
 from reelmind.store import Store
+import pytest
+
+pytestmark = pytest.mark.slow  # real models in subprocesses against a Prefect server
 
 
 def _committed(db: str) -> list[dict]:

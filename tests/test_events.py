@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import FIXTURES
+from helpers import FIXTURES
 from reelmind.cli import main
 from reelmind.events import EventError, import_events, load_events, parse_timestamp
 from reelmind.store import Store

@@ -6,20 +6,16 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 
-from conftest import FIXTURES, REPO, shared_media
+from helpers import FIXTURES, REPO, free_port, shared_media
 from reelmind.service import start_server, stop, wait_healthy
 from reelmind.store import Store
+import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = pytest.mark.slow  # real models in subprocesses against a Prefect server
 
 
 def test_server_restart_mid_ingest(tmp_path):
@@ -29,7 +25,7 @@ def test_server_restart_mid_ingest(tmp_path):
         shutil.copy(shared_media(name), media / name)
     for name in ("tomato_soup_recipe.mp4", "space_station_mandarin.mp4"):
         shutil.copy(FIXTURES / name, media / name)
-    port = _free_port()
+    port = free_port()
     server, url = start_server(port, tmp_path / "prefect")
     db = str(tmp_path / "lancedb")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}

@@ -10,7 +10,7 @@ from pathlib import Path
 import jiwer
 import pytest
 
-from conftest import FIXTURES, settings_for
+from helpers import FIXTURES, settings_for
 from reelmind.search import search
 from reelmind.records import FrameRecord
 from reelmind.store import Store

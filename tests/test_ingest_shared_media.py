@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import settings_for
+from helpers import settings_for
 from reelmind.search import search
 from reelmind.records import FrameRecord, SegmentRecord
 from reelmind.store import Store

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import SHARED_MEDIA, shared_media
+from helpers import SHARED_MEDIA, shared_media
 from reelmind.errors import MediaError
 from reelmind.probe import find_media_files, probe
 

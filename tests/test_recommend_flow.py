@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import FIXTURES
+from helpers import FIXTURES
 from reelmind.cli import main
 from reelmind.events import import_events
 from reelmind.store import Store

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, settings_for
+from helpers import FIXTURES, free_port, settings_for
 from reelmind.search import search
 from reelmind.store import Store
 
@@ -34,18 +33,13 @@ def test_dask_cluster_ingest_matches_the_default_runner(fixtures_db, tmp_path):
     assert _rows(db) == _rows(reference_db)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture()
 def s3(monkeypatch, tmp_path):
     import boto3
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"

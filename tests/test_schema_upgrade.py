@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from conftest import settings_for
+from helpers import settings_for
 from reelmind import registry
 from reelmind.cli import main
 from reelmind.errors import StoreError

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, REPO, settings_for
+from helpers import FIXTURES, REPO, free_port, settings_for
 from reelmind.search import search
 
+pytestmark = pytest.mark.slow  # real models in subprocesses against a Prefect server
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _api(url: str, path: str, body: dict | None = None):
@@ -71,7 +66,7 @@ def _group_alive(pgid: int) -> bool:
 
 
 def test_upload_to_search_and_recommend(tmp_path):
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     uploads = tmp_path / "uploads"
     uploads.mkdir()

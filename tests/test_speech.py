@@ -7,7 +7,7 @@ from dataclasses import asdict
 import jiwer
 import pytest
 
-from conftest import shared_media
+from helpers import shared_media
 from reelmind import registry
 from reelmind.audio import extract_audio, load_wav
 from reelmind.config import load_settings

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from conftest import settings_for
+from helpers import settings_for
 from reelmind import registry
 from reelmind.errors import StoreError
 from reelmind.search import search

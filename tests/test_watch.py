@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from conftest import FIXTURES
+from helpers import FIXTURES
 from reelmind.watch import UploadWatcher, open_for_writing
 
 
