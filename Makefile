@@ -10,7 +10,11 @@ export HF_HUB_OFFLINE := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: setup demo test
+.PHONY: setup demo test test-fast
+
+# The fast tier (no real media through the models, no Prefect server, no browser): under a minute, to iterate.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -q
 
 setup: $(STAMP)
 
@@ -35,4 +39,5 @@ demo: $(STAMP)
 	$(BIN)/reelmind recommend --user newcomer --k 3 --interests "I like cooking and vegetarian recipes" --db $(DEMO_DB)
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest

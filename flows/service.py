@@ -21,8 +21,9 @@ from prefect.events import DeploymentEventTrigger
 
 from flows.ingest import ingest
 from flows.recommend import recommend
+from reelmind.watch import EVENT_NAME as UPLOAD_EVENT
 
-UPLOAD_EVENT = "video.uploaded"
+# prefect.yaml declares the same schedules for `prefect deploy` (tests/test_deployments.py keeps them equal).
 RECOMMEND_CRON = "0 * * * *"        # hourly, on the hour
 EVALUATE_CRON = "0 3 * * 1"         # Mondays 03:00
 
