@@ -23,18 +23,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def main(folder: str) -> None:
     from reelmind.config import load_settings
     from reelmind.recsys import movielens
-    from reelmind.recsys.data import Interactions
-    from reelmind.recsys.evaluate import MODELS, embed_items
+    from reelmind.recsys.evaluate import embed_items, movielens_model
 
     data = movielens.load(folder)
     items = data.items.with_vectors(text_vectors=embed_items(data.items.texts,
                                                              Path(load_settings().cache_dir) / "embeddings"))
-    users = sorted(set(data.users.tolist()), key=int)
-    index = {u: r for r, u in enumerate(users)}
-    train = Interactions.from_arrays(users, items.ids, np.array([index[u] for u in data.users]), data.cols,
-                                     np.ones(len(data.cols)), data.times)
+    train = data.interactions()
+    users = list(train.user_ids)
     started = time.perf_counter()
-    model = MODELS["hybrid"]().fit(train, items)
+    model = movielens_model("hybrid", temporal=True).fit(train, items)
     fit_s = time.perf_counter() - started
     started = time.perf_counter()
     model.recommend_batch(users, k=20)

@@ -311,7 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interactions", required=True, help="TRAIN.csv: user_id,item_id,timestamp[,weight]")
     p.add_argument("--k", type=int, required=True)
     p.add_argument("--out", required=True, help="RECS.csv: user_id,rank,item_id,score")
-    p.add_argument("--model", choices=["popularity", "cf", "content", "hybrid"], default="hybrid")
+    from reelmind.recsys.registry import RECOMMENDERS
+
+    p.add_argument("--model", choices=list(RECOMMENDERS), default="hybrid", metavar="MODEL",
+                   help="; ".join(f"{name}: {entry.description}" for name, entry in RECOMMENDERS.items())
+                   + " (default: hybrid)")
     p.set_defaults(func=cmd_recommend_offline)
 
     p = sub.add_parser("evaluate", help="offline evaluation on a MovieLens folder")

@@ -66,13 +66,14 @@ def test_hybrid_ranks_cold_items_by_content(slice_files):
     with content reasons (the evaluation's cold setting)."""
     from reelmind.config import load_settings
     from reelmind.recsys.evaluate import embed_items
-    from reelmind.recsys.offline import make_model, read_items, read_train
+    from reelmind.recsys import registry
+    from reelmind.recsys.offline import read_items, read_train
 
     folder, ratings, known = slice_files
     items = read_items(folder / "items.csv")
     train = read_train(folder / "train.csv", items)
     items = items.with_vectors(text_vectors=embed_items(items.texts, Path(load_settings().cache_dir) / "embeddings"))
-    model = make_model("hybrid").fit(train, items)
+    model = registry.make("hybrid").fit(train, items)
     cold = sorted(known - {r["movieId"] for r in ratings})
     picks = model.recommend_batch(list(train.user_ids)[:20], k=5, candidates=cold)
     assert all(len(p) == 5 and {r.item_id for r in p} <= set(cold) for p in picks.values())

@@ -1,43 +1,22 @@
-"""Every recommender held to the same contract, plus cold start for the hybrid."""
+"""Every registered recommender held to the same contract, plus cold start for the hybrid."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from recsys_contract import RecommenderContract, tiny_interactions, tiny_items
-from reelmind.recsys.cf import ALSRecommender, EASERecommender
+from reelmind.recsys.cf import EASERecommender
 from reelmind.recsys.content import ContentRecommender
 from reelmind.recsys.hybrid import HybridRecommender
 from reelmind.recsys.popularity import PopularityRecommender
 
 
-class TestPopularity(RecommenderContract):
-    personalised = False
-
-    def make(self):
-        return PopularityRecommender()
+class TestEveryRegisteredRecommender(RecommenderContract):
+    pass
 
 
-class TestEASE(RecommenderContract):
-    def make(self):
-        return EASERecommender(l2=1.0)
-
-
-class TestALS(RecommenderContract):
-    def make(self):
-        return ALSRecommender(factors=2, iterations=30, regularization=0.1)  # two tastes, two factors
-
-
-class TestContent(RecommenderContract):
-    def make(self):
-        return ContentRecommender()
-
-
-class TestHybrid(RecommenderContract):
-    def make(self):
-        return HybridRecommender(components={"popularity": PopularityRecommender,
-                                             "ease": lambda: EASERecommender(l2=1.0),
-                                             "content": ContentRecommender})
+def tiny_components() -> dict:
+    return {"popularity": PopularityRecommender(), "ease": EASERecommender(l2=1.0), "content": ContentRecommender()}
 
 
 def test_popularity_explains_with_recency():
@@ -48,10 +27,8 @@ def test_popularity_explains_with_recency():
 def test_new_item_reaches_a_matching_user():
     """v4 and v9 have no interactions; a cooking user's hybrid picks include the cold cooking item v4."""
     items = tiny_items()
-    model = HybridRecommender(weights={"popularity": 0.5, "ease": 1.0, "content": 1.0},
-                              components={"popularity": PopularityRecommender,
-                                          "ease": lambda: EASERecommender(l2=1.0),
-                                          "content": ContentRecommender}).fit(tiny_interactions(items), items)
+    model = HybridRecommender(fixed_weights={"popularity": 0.5, "ease": 1.0, "content": 1.0},
+                              components=tiny_components()).fit(tiny_interactions(items), items)
     picks = [r.item_id for r in model.recommend("c0", k=2)]
     assert "v4" in picks and not {"v9"} & set(picks)
     [why] = [r for r in model.recommend("c0", k=2) if r.item_id == "v4"]
@@ -81,10 +58,8 @@ def test_new_item_slot_when_the_fusion_gives_content_no_weight():
     vectors = items.text_vectors.copy()
     vectors[4] = np.eye(8, dtype=np.float32)[0]  # the new video v4 is squarely about cooking
     items = Items(items.ids, items.titles, items.texts, text_vectors=vectors)
-    model = HybridRecommender(weights={"popularity": 0.5, "ease": 1.0},
-                              components={"popularity": PopularityRecommender,
-                                          "ease": lambda: EASERecommender(l2=1.0),
-                                          "content": ContentRecommender}).fit(tiny_interactions(items), items)
+    model = HybridRecommender(fixed_weights={"popularity": 0.5, "ease": 1.0},
+                              components=tiny_components()).fit(tiny_interactions(items), items)
     recs = model.recommend("c0", k=5)
     assert len(recs) == 5 and recs[-1].item_id == "v4" and "v9" not in {r.item_id for r in recs}
     assert recs[-1].source == "content" and recs[-1].reason.startswith("matches your interest")
@@ -102,9 +77,7 @@ def test_weights_are_tuned_on_validation():
         side = (0, 1, 2, 3) if u % 2 else (5, 6, 7, 8)
         for j, item in enumerate(side * 2):
             records.append((f"u{u}", f"v{item}", 1.0, 1_700_000_000 + u * 100 + j))
-    model = HybridRecommender(components={"popularity": PopularityRecommender,
-                                          "ease": lambda: EASERecommender(l2=1.0),
-                                          "content": ContentRecommender})
+    model = HybridRecommender(components=tiny_components())
     model.fit(Interactions.from_records(records, item_ids=items.ids), items)
     assert model.tuning["validation_users"] > 0 and 0 < model.tuning["validation_ndcg@20"] <= 1
     assert model.tuning["validation_ndcg@20"] >= model.tuning["best_single_ndcg@20"]

@@ -7,12 +7,18 @@ A model implements four things over matrix indices: `_fit()`, `score(rows)` (a d
 "more like this" (`similar_items`). Seen items are removed and top-k taken in one place, so every model excludes
 and orders the same way.
 
+Like scikit-learn's and cornac's estimators, a model keeps each constructor argument as an attribute of the same
+name, so `get_params()` reads them back and `clone(**changes)` builds an unfitted model of the same class with
+some of them changed (how the hybrid fits its components, and how the evaluation applies dataset settings).
+
 A user unknown at fit time is row -1: each model scores it as best it can (popularity; content from stated
 interests) or not at all (collaborative filtering), and then returns an empty list rather than failing.
 """
 
 from __future__ import annotations
 
+import copy
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -63,9 +69,34 @@ class Recommender(ABC):
     """fit once, then recommend for one user, for all users, or items like an item."""
 
     source: ClassVar[str]
+    # Capabilities, readable without fitting: whether a user's own history changes their picks (popularity and
+    # random rank the same for everyone), and whether fitting needs the items' text vectors.
+    personalised: ClassVar[bool]
+    needs_text_vectors: ClassVar[bool] = False
     interactions: Interactions
     items: Items
     user_texts: dict[Id, list[str]]
+
+    @classmethod
+    def param_names(cls) -> tuple[str, ...]:
+        """The constructor's named parameters: what `get_params` returns and `clone` accepts."""
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        return tuple(name for name, p in inspect.signature(cls.__init__).parameters.items()
+                     if name != "self" and p.kind in kinds)
+
+    def get_params(self) -> dict[str, object]:
+        """The constructor arguments this model was made with (each kept as an attribute of the same name)."""
+        return {name: getattr(self, name) for name in self.param_names()}
+
+    def clone(self, **changes: object) -> Self:
+        """An unfitted model of the same class and parameters, with `changes` applied. Unchanged parameters are
+        copied, so the clone shares nothing mutable (such as the hybrid's component prototypes) with this one."""
+        unknown = set(changes) - set(self.param_names())
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no parameter(s) {', '.join(sorted(unknown))}; "
+                             f"parameters: {', '.join(self.param_names())}")
+        kept = {name: value for name, value in self.get_params().items() if name not in changes}
+        return type(self)(**copy.deepcopy(kept), **changes)
 
     def fit(self, interactions: Interactions, items: Items,
             user_texts: Mapping[Id, Sequence[str]] | None = None) -> Self:

@@ -75,6 +75,7 @@ class EASERecommender(_CollaborativeBase):
     """EASE; with `side_weight` > 0 and item text vectors, the side-information variant (still closed form)."""
 
     source = "ease"
+    personalised = True
 
     def __init__(self, l2: float = EASE_LAMBDA, side_weight: float = 0.0):
         self.l2, self.side_weight = l2, side_weight
@@ -143,6 +144,7 @@ class EASERecommender(_CollaborativeBase):
 
 class ALSRecommender(_CollaborativeBase):
     source = "als"
+    personalised = True
 
     def __init__(self, factors: int = ALS_FACTORS, regularization: float = ALS_REGULARIZATION,
                  iterations: int = ALS_ITERATIONS, alpha: float = ALS_ALPHA, seed: int = 0):

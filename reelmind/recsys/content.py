@@ -35,6 +35,8 @@ def _normalise(v: np.ndarray) -> np.ndarray:
 
 class ContentRecommender(Recommender):
     source = "content"
+    personalised = True
+    needs_text_vectors = True
 
     def __init__(self, half_life_days: float | None = PROFILE_HALF_LIFE_DAYS, interest_weight: float = INTEREST_WEIGHT,
                  visual_weight: float = VISUAL_WEIGHT, text_backend: str = DEFAULT_TEXT_BACKEND,

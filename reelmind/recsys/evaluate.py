@@ -2,8 +2,9 @@
 
     reelmind evaluate --movielens DIR [--json]        or        python -m reelmind.recsys.evaluate DIR
 
-Protocol (reelmind.recsys.movielens): positives are ratings >= 4; 10% of the items are held out entirely as cold
-items; each user's other positives are split 80/20 at random (seeded), and again by time (last 20%). Rankings are
+Protocol (reelmind.recsys.splits.evaluation_split): positives are ratings >= 4; 10% of the items are held out
+entirely as cold items; each user's other positives are split 80/20 at random (seeded), and again by time (last
+20%). The models are the registered ones (reelmind.recsys.registry) named in EVALUATED, with MovieLens settings. Rankings are
 full rankings that exclude the user's training items, in three settings: warm test items ranked among warm items,
 cold items ranked among cold items, and everything ranked together ("mixed"). Prints a table, writes JSON and
 Markdown.
@@ -15,31 +16,39 @@ import hashlib
 import json
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from reelmind.recsys import movielens
-from reelmind.recsys.cf import EASE_SIDE_WEIGHT, ALSRecommender, EASERecommender
-from reelmind.recsys.content import ContentRecommender
-from reelmind.recsys.hybrid import HybridRecommender, ndcg_at_k
-from reelmind.recsys.popularity import PopularityRecommender, RandomRecommender
+from reelmind.recsys import movielens, registry
+from reelmind.recsys.base import Recommender
+from reelmind.recsys.data import Items
+from reelmind.recsys.hybrid import HybridRecommender
+from reelmind.recsys.metrics import coverage, ndcg_at_k, recall_at_k
+from reelmind.recsys.splits import Split, evaluation_split
 
 K = 20
+EVALUATED = ("random", "popularity", "als", "ease", "content", "hybrid")
 # MovieLens ratings span 22 years; a 7-day popularity half-life would rank by last week's handful of ratings.
 MOVIELENS_HALF_LIFE_DAYS = 365.0
-MODELS = {
-    "random": lambda: RandomRecommender(seed=0),
-    "popularity": lambda: PopularityRecommender(half_life_days=MOVIELENS_HALF_LIFE_DAYS),
-    "als": ALSRecommender,
-    "ease": EASERecommender,
-    "content": lambda: ContentRecommender(half_life_days=None),
-    # temporal: the hybrid tunes its fusion the way the split tests (latest positives, or random ones)
-    "hybrid": lambda temporal=True: HybridRecommender(components={
-        "popularity": lambda: PopularityRecommender(half_life_days=MOVIELENS_HALF_LIFE_DAYS),
-        "ease": lambda: EASERecommender(side_weight=EASE_SIDE_WEIGHT), "als": ALSRecommender,
-        "content": lambda: ContentRecommender(half_life_days=None)}, temporal_validation=temporal),
+# What the evaluation changes (with clone) in the registered models, and in the hybrid's components, by name.
+# Content: no decay either: ratings are not a feed, and a rating from years ago still says what a user likes.
+MOVIELENS_PARAMS: Mapping[str, Mapping[str, object]] = {
+    "popularity": {"half_life_days": MOVIELENS_HALF_LIFE_DAYS},
+    "content": {"half_life_days": None},
 }
+
+
+def movielens_model(name: str, temporal: bool) -> Recommender:
+    """The registered model `name` with the MovieLens settings. The hybrid's components get them too, and it
+    tunes its fusion the way the split tests (`temporal`: on latest positives, else on random ones)."""
+    model = registry.make(name)
+    if isinstance(model, HybridRecommender):
+        components = {part: prototype.clone(**MOVIELENS_PARAMS.get(part, {}))
+                      for part, prototype in model.components.items()}
+        return model.clone(components=components, temporal_validation=temporal)
+    return model.clone(**MOVIELENS_PARAMS.get(name, {}))
 
 
 def embed_items(texts: tuple[str, ...], cache_dir: Path) -> np.ndarray:
@@ -57,36 +66,28 @@ def embed_items(texts: tuple[str, ...], cache_dir: Path) -> np.ndarray:
     return vectors
 
 
-def recall_at_k(ranked: list[list[int]], relevant: list[set[int]], k: int) -> float:
-    scores = [len(set(r[:k]) & rel) / min(k, len(rel)) for r, rel in zip(ranked, relevant) if rel]
-    return float(np.mean(scores)) if scores else 0.0
-
-
-def evaluate_split(split: movielens.Split, items, names: list[str]) -> dict:
-    users = [u for u in split.train.user_ids]
+def evaluate_split(split: Split, items: Items, names: list[str]) -> dict:
+    users = split.train.user_ids
     warm_ids = [items.ids[c] for c in np.flatnonzero(split.warm)]
     cold_ids = [items.ids[c] for c in np.flatnonzero(split.cold)]
     results = {}
     for name in names:
         started = time.perf_counter()
-        make = MODELS[name]
-        model = (make(temporal=split.name == "temporal") if name == "hybrid" else make()).fit(split.train, items)
+        model = movielens_model(name, temporal=split.temporal).fit(split.train, items)
         fit_s = time.perf_counter() - started
         row = {"fit_s": round(fit_s, 1)}
-        settings = {"warm": (warm_ids, split.test_warm), "cold": (cold_ids, split.test_cold),
-                    "mixed": (None, {u: split.test_warm.get(u, set()) | split.test_cold.get(u, set())
-                                     for u in users})}
+        settings = {"warm": (warm_ids, split.held_warm), "cold": (cold_ids, split.held_cold),
+                    "mixed": (None, [split.held(r) for r in range(len(users))])}
         for setting, (candidates, tests) in settings.items():
-            evaluated = [u for u in users if tests.get(u)]
+            evaluated = [r for r in range(len(users)) if tests[r]]
             started = time.perf_counter()
-            recs = model.recommend_batch(evaluated, k=K, candidates=candidates)
-            ranked = [[items.index[r.item_id] for r in recs[u]] for u in evaluated]
-            relevant = [tests[u] for u in evaluated]
+            recs = model.recommend_batch([users[r] for r in evaluated], k=K, candidates=candidates)
+            ranked = [[items.index[pick.item_id] for pick in recs[users[r]]] for r in evaluated]
+            relevant = [tests[r] for r in evaluated]
             row[f"{setting}_recall@20"] = round(recall_at_k(ranked, relevant, K), 4)
-            row[f"{setting}_ndcg@20"] = round(ndcg_at_k(np.array([r + [-1] * (K - len(r)) for r in ranked]),
-                                                        relevant, K), 4)
+            row[f"{setting}_ndcg@20"] = round(ndcg_at_k(ranked, relevant, K), 4)
             if setting == "mixed":
-                row["coverage"] = round(len({c for r in ranked for c in r}) / len(items), 4)
+                row["coverage"] = round(coverage(ranked, len(items)), 4)
                 # how often a new item gets a place among everything: the cold-start route at work
                 row["users_with_cold_item"] = round(float(np.mean([split.cold[r].any() for r in ranked])), 4)
                 row["recommend_all_s"] = round(time.perf_counter() - started, 2)
@@ -104,15 +105,18 @@ def run_evaluation(movielens_dir: str | Path, out_dir: str | Path = "data/evalua
                    models: list[str] | None = None, cache_dir: str | Path | None = None) -> dict:
     from reelmind.config import load_settings
 
-    names = models or list(MODELS)
+    names = models or list(EVALUATED)
+    for name in names:
+        registry.lookup(name)  # an unknown name fails now, not after the first models' minutes
     started = time.perf_counter()
     data = movielens.load(movielens_dir)
     vectors = embed_items(data.items.texts, Path(cache_dir or load_settings().cache_dir) / "embeddings")
     items = data.items.with_vectors(text_vectors=vectors)
     report = {"dataset": str(movielens_dir), "seed": seed, "k": K, "items": len(items),
               "positives": int(len(data.cols)), "splits": {}}
+    positives = data.interactions()
     for temporal in (False, True):
-        split = movielens.split(data, seed=seed, temporal=temporal)
+        split = evaluation_split(positives, seed=seed, temporal=temporal)
         report["splits"][split.name] = evaluate_split(split, items, names)
     report["wall_s"] = round(time.perf_counter() - started, 1)
     out = Path(out_dir)

@@ -17,9 +17,8 @@ most to its first-stage score.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 
@@ -28,7 +27,9 @@ from reelmind.recsys.base import Recommender, top_k
 from reelmind.recsys.cf import EASE_SIDE_WEIGHT, ALSRecommender, EASERecommender
 from reelmind.recsys.content import ContentRecommender
 from reelmind.recsys.data import Interactions
+from reelmind.recsys.metrics import ndcg_at_k
 from reelmind.recsys.popularity import PopularityRecommender
+from reelmind.recsys.splits import SplitOptions, split
 
 VALIDATION_FRACTION = 0.2
 # Independent validation draws (each with its own held-out positives). The second stage learns from every draw's
@@ -82,10 +83,10 @@ NEW_ITEM_WATCHED_QUANTILE = 0.25
 NEW_ITEM_MIN_MATCH = 2.0
 
 
-def default_components() -> dict[str, Callable[[], Recommender]]:
-    # partial, not lambda: the fitted hybrid is pickled by the recommend flow for on-demand requests
-    return {"popularity": PopularityRecommender, "ease": partial(EASERecommender, side_weight=EASE_SIDE_WEIGHT),
-            "als": ALSRecommender, "content": ContentRecommender}
+def default_components() -> dict[str, Recommender]:
+    """Unfitted prototypes, by name: the hybrid fits clones of them (on each validation draw, then on everything)."""
+    return {"popularity": PopularityRecommender(), "ease": EASERecommender(side_weight=EASE_SIDE_WEIGHT),
+            "als": ALSRecommender(), "content": ContentRecommender()}
 
 
 def standardise(scores: np.ndarray) -> np.ndarray:
@@ -99,53 +100,6 @@ def standardise(scores: np.ndarray) -> np.ndarray:
     var = (np.where(finite, (safe - mean) ** 2, 0.0)).sum(axis=1, keepdims=True) / np.maximum(count, 1)
     z = (safe - mean) / np.maximum(np.sqrt(var), 1e-6)
     return np.where(finite, z, 0.0).astype(np.float32)
-
-
-def ndcg_at_k(ranked: np.ndarray, relevant: list[set[int]], k: int) -> float:
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    total = 0.0
-    for picks, rel in zip(ranked, relevant):
-        if not rel:
-            continue
-        gains = np.array([c in rel for c in picks[:k]], float)
-        total += float(gains @ discounts[:len(gains)]) / float(discounts[:min(len(rel), k)].sum())
-    return total / max(sum(1 for r in relevant if r), 1)
-
-
-def split_validation(inter: Interactions, fraction: float, seed: int, cold_fraction: float = 0.0,
-                     users: np.ndarray | None = None, temporal: bool = False) -> tuple[Interactions, list[set[int]]]:
-    """Training interactions without each user's validation positives, and those positives per row. With
-    `cold_fraction`, that share of the warm items is also held out whole (all its interactions become validation
-    positives), so the fusion learns how far to trust content for items nobody has watched yet. `users` (a mask of
-    rows): only those users give up a `fraction` of their positives (one fold of a split over users). `temporal`:
-    a user's latest positives are held out rather than a random choice (tuning for what they will watch next)."""
-    rng = np.random.default_rng(seed)
-    m, t = inter.matrix.tocoo(), inter.last_seen.tocoo()
-    keep = np.ones(m.nnz, bool)
-    warm = np.flatnonzero(inter.item_counts() > 0)
-    pseudo_cold = np.zeros(inter.n_items, bool)
-    if cold_fraction > 0 and len(warm):
-        pseudo_cold[rng.choice(warm, size=int(round(cold_fraction * len(warm))), replace=False)] = True
-    held: list[set[int]] = [set() for _ in range(inter.n_users)]
-    order = np.argsort(m.row, kind="stable")
-    starts = np.searchsorted(m.row[order], np.arange(inter.n_users + 1))
-    for row in range(inter.n_users):
-        entries = order[starts[row]:starts[row + 1]]
-        cold_entries = entries[pseudo_cold[m.col[entries]]]
-        keep[cold_entries] = False
-        held[row] = set(m.col[cold_entries[m.data[cold_entries] > 0]].tolist())
-        entries = entries[~pseudo_cold[m.col[entries]]]
-        positive = entries[m.data[entries] > 0]
-        if len(positive) < MIN_POSITIVES_TO_SPLIT or (users is not None and not users[row]):
-            continue
-        n_held = max(1, int(round(fraction * len(positive))))
-        chosen = (positive[np.argsort(t.data[positive], kind="stable")[-n_held:]] if temporal
-                  else rng.choice(positive, size=n_held, replace=False))
-        keep[chosen] = False
-        held[row] |= set(m.col[chosen].tolist())
-    train = Interactions.from_arrays(inter.user_ids, inter.item_ids, m.row[keep], m.col[keep], m.data[keep],
-                                     t.data[keep])
-    return train, held
 
 
 @dataclass
@@ -168,15 +122,19 @@ class ValidationDraw:
 
 class HybridRecommender(Recommender):
     source = "hybrid"
+    personalised = True
+    needs_text_vectors = True  # the content component, and MMR's diversity
 
-    def __init__(self, components: dict[str, Callable[[], Recommender]] | None = None,
-                 weights: dict[str, float] | None = None, mmr_lambda: float = MMR_LAMBDA, seed: int = 0,
+    def __init__(self, components: Mapping[str, Recommender] | None = None,
+                 fixed_weights: Mapping[str, float] | None = None, mmr_lambda: float = MMR_LAMBDA, seed: int = 0,
                  temporal_validation: bool = True, learn_ranker: bool = True):
-        """`temporal_validation`: tune on each user's latest positives (the product's question: what next?);
-        False tunes on a random choice, to mirror an offline protocol that tests on random held-out positives.
-        `learn_ranker`: train the second stage (reelmind.recsys.rerank) when validation has enough data."""
-        self.factories = components or default_components()
-        self.fixed_weights = weights
+        """`components`: unfitted prototype models by name (default: `default_components()`), cloned for every
+        fit. `fixed_weights`: the first stage's weights, instead of tuning them. `temporal_validation`: tune on
+        each user's latest positives (the product's question: what next?); False tunes on a random choice, to
+        mirror an offline protocol that tests on random held-out positives. `learn_ranker`: train the second stage
+        (reelmind.recsys.rerank) when validation has enough data."""
+        self.components = dict(components) if components else default_components()
+        self.fixed_weights = fixed_weights
         self.mmr_lambda, self.seed, self.temporal_validation = mmr_lambda, seed, temporal_validation
         self.learn_ranker = learn_ranker
         self.tuning: dict[str, float | int | str] = {}
@@ -193,10 +151,10 @@ class HybridRecommender(Recommender):
         del draws  # the validation models and score matrices: hundreds of MB on MovieLens
         # content and popularity always: they break ties for cold items and serve new users (NEW_USER_WEIGHTS);
         # every component when the ranker reads them all
-        wanted = set(self.factories) if self.ranker else \
+        wanted = set(self.components) if self.ranker else \
             {name for name, w in self.weights.items() if w > 0} | {"content", "popularity"}
-        self.models = {name: make().fit(self.interactions, self.items, self.user_texts)
-                       for name, make in self.factories.items() if name in wanted}
+        self.models = {name: prototype.clone().fit(self.interactions, self.items, self.user_texts)
+                       for name, prototype in self.components.items() if name in wanted}
 
     def _validation_draws(self) -> list[ValidationDraw]:
         """VALIDATION_DRAWS random splits of the training data (each user gives up VALIDATION_FRACTION of their
@@ -208,13 +166,17 @@ class HybridRecommender(Recommender):
             if self.interactions.n_users > MAX_VALIDATION_USERS:
                 users = np.zeros(self.interactions.n_users, bool)
                 users[np.random.default_rng(seed).choice(len(users), MAX_VALIDATION_USERS, replace=False)] = True
-            train, held = split_validation(self.interactions, VALIDATION_FRACTION, seed,
-                                           PSEUDO_COLD_FRACTION if d < PSEUDO_COLD_DRAWS else 0.0,
-                                           users=users, temporal=self.temporal_validation)
+            options = SplitOptions(held_fraction=VALIDATION_FRACTION,
+                                   cold_fraction=PSEUDO_COLD_FRACTION if d < PSEUDO_COLD_DRAWS else 0.0,
+                                   temporal=self.temporal_validation, min_positives=MIN_POSITIVES_TO_SPLIT)
+            held_out = split(self.interactions, options, seed, users=users)
+            held = [held_out.held(r) for r in range(self.interactions.n_users)]
             rows = np.array([r for r, h in enumerate(held) if h and (users is None or users[r])], dtype=np.int64)
             if len(rows) == 0:
                 continue
-            models = {name: make().fit(train, self.items, self.user_texts) for name, make in self.factories.items()}
+            train = held_out.train
+            models = {name: prototype.clone().fit(train, self.items, self.user_texts)
+                      for name, prototype in self.components.items()}
             raw = {name: model.score(rows) for name, model in models.items()}
             draws.append(ValidationDraw(train, rows, [held[r] for r in rows], models, raw,
                                         {name: standardise(r) for name, r in raw.items()}))
@@ -222,7 +184,7 @@ class HybridRecommender(Recommender):
 
     def _tune(self, draws: list[ValidationDraw]) -> dict[str, float]:
         """Coordinate ascent on validation NDCG@20, from the best single component, over WEIGHT_GRID."""
-        names = list(self.factories)
+        names = list(self.components)
         if not draws:
             return {name: 1.0 for name in names}
         parts: dict[str, list[np.ndarray]] = {}
@@ -280,7 +242,7 @@ class HybridRecommender(Recommender):
                                                  np.diff(draw.train.positive().indptr), draw.rows, cols))
             label_lists.append(np.array([[c in rel for c in picks] for picks, rel in zip(cols, draw.relevant)]))
         ranker = rerank.LearnedRanker()
-        if not ranker.fit(feature_lists, label_lists):
+        if not ranker.fit(feature_lists, label_lists, rerank.feature_names(list(self.components))):
             return None
         self.tuning["ranker"] = ranker.describe()
         return ranker
@@ -311,7 +273,9 @@ class HybridRecommender(Recommender):
     def rank(self, rows: np.ndarray, k: int, exclude_seen: bool, interests: Sequence[str | None],
              candidates: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
         """The first stage (fused, masked), the learned second stage when trained, MMR for diversity, then the
-        new-item slot: all from one scoring pass over the components."""
+        new-item slot: all from one scoring pass over the components. Diversity and the slot can place an item
+        above one it scores lower than: each pick reports its score capped at the one before it, so the scores
+        read in the order the list is in (which items are picked is unchanged)."""
         raw = {name: model.score(rows, interests) for name, model in self.models.items()}
         z = {name: standardise(r) for name, r in raw.items()}
         fused = sum(self._weighted(z, rows < 0, self._cold).values()).astype(np.float32)
@@ -321,7 +285,7 @@ class HybridRecommender(Recommender):
         picks = self._mmr(scores, k)
         if self.ranker is None and "content" in raw and k >= NEW_ITEM_MIN_K:
             picks = self._new_item_slot(rows, picks, scores, raw["content"], z["content"])
-        return picks
+        return [(cols, np.minimum.accumulate(vals)) for cols, vals in picks]
 
     def _new_item_slot(self, rows: np.ndarray, picks: list[tuple[np.ndarray, np.ndarray]], scores: np.ndarray,
                        content: np.ndarray, content_z: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

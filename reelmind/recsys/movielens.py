@@ -1,8 +1,7 @@
-"""MovieLens in the layout of ml-latest-small, and the evaluation splits.
+"""MovieLens in the layout of ml-latest-small.
 
 Items are movies; an item's text is its title, its genres and the tags users gave it. Positives are ratings >= 4.
-`split` holds out 10% of the items entirely as cold items (none of their ratings are seen in training), and splits
-each user's remaining positives 80/20 into train and test, at random (seeded) or by time (each user's last 20%).
+The evaluation splits them with reelmind.recsys.splits.
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ import numpy as np
 from reelmind.recsys.data import Interactions, Items
 
 POSITIVE_RATING = 4.0
-COLD_FRACTION = 0.1
-TEST_FRACTION = 0.2
 
 
 @dataclass(frozen=True)
@@ -29,15 +26,13 @@ class MovieLens:
     times: np.ndarray      # per positive rating: Unix seconds
     ratings: np.ndarray
 
-
-@dataclass(frozen=True)
-class Split:
-    name: str
-    train: Interactions
-    test_warm: dict[str, set[int]]   # user -> warm item columns held out
-    test_cold: dict[str, set[int]]   # user -> cold item columns they liked
-    warm: np.ndarray                  # bool mask of warm item columns
-    cold: np.ndarray                  # bool mask of cold item columns
+    def interactions(self) -> Interactions:
+        """Every positive as one interaction of weight 1 at its rating's time; users in id order."""
+        user_ids = sorted(set(self.users.tolist()), key=int)
+        index = {u: r for r, u in enumerate(user_ids)}
+        rows = np.array([index[u] for u in self.users])
+        return Interactions.from_arrays(user_ids, self.items.ids, rows, self.cols, np.ones(len(self.cols)),
+                                        self.times)
 
 
 def load(folder: str | Path) -> MovieLens:
@@ -69,39 +64,3 @@ def load(folder: str | Path) -> MovieLens:
                 times.append(float(row["timestamp"]))
                 ratings.append(rating)
     return MovieLens(Items(ids, titles, texts), np.array(users), np.array(cols), np.array(times), np.array(ratings))
-
-
-def split(data: MovieLens, seed: int = 42, temporal: bool = False) -> Split:
-    rng = np.random.default_rng(seed)
-    n_items = len(data.items)
-    cold = np.zeros(n_items, bool)
-    cold[rng.choice(n_items, size=int(round(COLD_FRACTION * n_items)), replace=False)] = True
-    user_ids = sorted(set(data.users.tolist()), key=int)
-    train_rows, test_warm, test_cold = [], defaultdict(set), defaultdict(set)
-    by_user: dict[str, list[int]] = defaultdict(list)
-    for i, user in enumerate(data.users):
-        by_user[user].append(i)
-    for user in user_ids:
-        entries = np.array(by_user[user])
-        is_cold = cold[data.cols[entries]]
-        for i in entries[is_cold]:
-            test_cold[user].add(int(data.cols[i]))
-        warm_entries = entries[~is_cold]
-        n_test = int(round(TEST_FRACTION * len(warm_entries)))
-        if temporal:
-            order = warm_entries[np.argsort(data.times[warm_entries], kind="stable")]
-            held = order[len(order) - n_test:] if n_test else order[:0]
-        else:
-            held = rng.choice(warm_entries, size=n_test, replace=False) if n_test else warm_entries[:0]
-        held_set = set(held.tolist())
-        for i in warm_entries:
-            if i in held_set:
-                test_warm[user].add(int(data.cols[i]))
-            else:
-                train_rows.append(i)
-    train_rows = np.array(train_rows)
-    user_index = {u: r for r, u in enumerate(user_ids)}
-    rows = np.array([user_index[u] for u in data.users[train_rows]])
-    train = Interactions.from_arrays(user_ids, data.items.ids, rows, data.cols[train_rows], np.ones(len(train_rows)),
-                                     data.times[train_rows])
-    return Split("temporal" if temporal else "random", train, dict(test_warm), dict(test_cold), ~cold, cold)

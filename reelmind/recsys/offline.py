@@ -6,7 +6,8 @@ ITEMS.csv: `item_id,title,text` (text is embedded with the product's text model)
 `user_id,item_id,timestamp[,weight]`, timestamps in Unix seconds or ISO 8601. RECS.csv: `user_id,rank,item_id,score`,
 K rows for every user in TRAIN.csv (fewer only when the catalogue has fewer unseen items). Items never seen in
 TRAIN.csv are cold items and can be recommended; a user's TRAIN items never are. Inputs are checked whole first;
-a bad row stops the run with a message naming the file and the row, and no output is written.
+a bad row stops the run with a message naming the file and the row, and no output is written. `--model` is any
+name in reelmind.recsys.registry.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from reelmind.events import parse_timestamp
+from reelmind.recsys import registry
 from reelmind.recsys.data import Interactions, Items
-
-MODEL_NAMES = ("popularity", "cf", "content", "hybrid")
 
 
 class OfflineInputError(ValueError):
@@ -81,14 +81,6 @@ def read_train(path: str | Path, items: Items) -> Interactions:
     return Interactions.from_records(records, item_ids=items.ids)
 
 
-def make_model(name: str):
-    from reelmind.recommend import model_class
-
-    if name not in MODEL_NAMES:
-        raise OfflineInputError(f"unknown model {name!r}; models: {', '.join(MODEL_NAMES)}")
-    return model_class(name)()
-
-
 def recommend_offline(items_csv: str | Path, train_csv: str | Path, k: int, out_csv: str | Path,
                       model: str = "hybrid") -> int:
     """Write RECS.csv; returns the number of rows written."""
@@ -97,10 +89,10 @@ def recommend_offline(items_csv: str | Path, train_csv: str | Path, k: int, out_
 
     if k < 1:
         raise OfflineInputError("k must be at least 1")
+    recommender = registry.make(model)
     items = read_items(items_csv)
     train = read_train(train_csv, items)
-    recommender = make_model(model)
-    if model in ("content", "hybrid"):
+    if recommender.needs_text_vectors:
         items = items.with_vectors(text_vectors=embed_items(items.texts,
                                                             Path(load_settings().cache_dir) / "embeddings"))
     recommender.fit(train, items)

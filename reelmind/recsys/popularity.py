@@ -18,12 +18,15 @@ from reelmind.recsys.data import SECONDS_PER_DAY, recency_decay
 POPULARITY_HALF_LIFE_DAYS = 7.0
 WEEK_S = 7 * SECONDS_PER_DAY
 MONTH_S = 30 * SECONDS_PER_DAY
+# The random model's two independent streams of draws: per user (rankings) and per item ("similar" lists).
+USER_STREAM, ITEM_STREAM = 0, 1
 
 
 class PopularityRecommender(Recommender):
     """Everyone gets the same ranking: items by time-decayed total weight. Unknown users are served too."""
 
     source = "popularity"
+    personalised = False
 
     def __init__(self, half_life_days: float | None = POPULARITY_HALF_LIFE_DAYS):
         self.half_life_days = half_life_days
@@ -67,21 +70,28 @@ class PopularityRecommender(Recommender):
 
 
 class RandomRecommender(Recommender):
-    """A uniformly random ranking (seeded): the floor for the evaluation's table."""
+    """A uniformly random ranking, the floor for the evaluation's table. Each user's ranking (and each item's
+    "similar" list) is drawn from its own seed, so a user gets the same list alone or in a batch, and again later."""
 
     source = "random"
+    personalised = False
 
     def __init__(self, seed: int = 0):
         self.seed = seed
 
     def _fit(self) -> None:
-        self._rng = np.random.default_rng(self.seed)
+        """Nothing to learn: the draws depend on the seed alone."""
+
+    def _draw(self, stream: int, key: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, stream, key]).random(self.interactions.n_items, dtype=np.float32)
 
     def score(self, rows: np.ndarray, interests: Sequence[str | None] | None = None) -> np.ndarray:
-        return self._rng.random((len(rows), self.interactions.n_items), dtype=np.float32)
+        # row + 1: an unknown user is row -1, and a seed sequence takes no negative numbers
+        draws = [self._draw(USER_STREAM, int(row) + 1) for row in rows]
+        return np.stack(draws) if draws else np.zeros((0, self.interactions.n_items), np.float32)
 
     def explain(self, row: int, cols: np.ndarray, interests: str | None = None) -> list[str]:
         return ["a random pick"] * len(cols)
 
     def item_similarity(self, col: int) -> np.ndarray:
-        return self._rng.random(self.interactions.n_items, dtype=np.float32)
+        return self._draw(ITEM_STREAM, col)

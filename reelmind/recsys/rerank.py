@@ -16,7 +16,7 @@ best), plus the `NEW_ITEM_CANDIDATES` new items content likes best, so the ranke
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -30,11 +30,11 @@ CANDIDATE_SOURCES = ("ease",)
 NEW_ITEM_CANDIDATES = 10
 # Fewer positives than this among the validation candidates: too little to learn from; the linear fusion ranks.
 MIN_TRAINING_POSITIVES = 300
-# What every feature is, in column order: a component's raw score, its per-user z-score and log1p of the item's
-# place in its ranking, where it has an opinion (NaN where not: LightGBM learns a direction for missing values),
-# then the context.
-COMPONENTS = ("popularity", "ease", "als", "content")
-FEATURES = tuple(f"{name}_{kind}" for name in COMPONENTS for kind in ("score", "z", "rank")) + (
+# What every feature is, in column order: per component of the hybrid (in its order), the raw score, its per-user
+# z-score and log1p of the item's place in its ranking, where it has an opinion (NaN where not: LightGBM learns a
+# direction for missing values); then the context.
+COMPONENT_FEATURES = ("score", "z", "rank")
+CONTEXT_FEATURES = (
     "first_stage_rank",       # log1p of the candidate's place in the linear fusion
     "item_log_interactions",  # log1p of how many users interacted with it
     "user_log_interactions",  # log1p of how many items the user interacted with
@@ -62,6 +62,11 @@ class RankerOptions:
     # margin past it lets items cross the cut-off during training.
     truncation_level: int = 30
     seed: int = 0
+
+
+def feature_names(components: Sequence[str]) -> tuple[str, ...]:
+    """The feature columns for a hybrid with these components."""
+    return tuple(f"{name}_{kind}" for name in components for kind in COMPONENT_FEATURES) + CONTEXT_FEATURES
 
 
 def candidates(fused: np.ndarray, raw: Mapping[str, np.ndarray], is_new: np.ndarray) -> np.ndarray:
@@ -96,24 +101,25 @@ def ranks(scores: np.ndarray, cols: np.ndarray) -> np.ndarray:
 def features(models: Mapping[str, Recommender], raw: Mapping[str, np.ndarray], z: Mapping[str, np.ndarray],
              fused: np.ndarray, item_counts: np.ndarray, user_counts: np.ndarray, rows: np.ndarray,
              cols: np.ndarray) -> np.ndarray:
-    """(users, candidates, len(FEATURES)) float32, NaN where a feature does not apply. `raw` and `z`: each
-    component's full score rows (as from `score`) and their standardised form; `fused`: the masked first stage;
+    """(users, candidates, features) float32 in `feature_names(models)` order, NaN where a feature does not
+    apply. `models`: the fitted components; `raw` and `z`: each one's full score rows (as from `score`) and their
+    standardised form; `fused`: the masked first stage;
     `item_counts` / `user_counts`: positives per item column / user row; `cols` from `candidates`."""
     n_users, n_cand = cols.shape
     valid = cols >= 0
     safe = np.where(valid, cols, 0)
     at = np.arange(n_users)[:, None]
-    out = np.full((n_users, n_cand, len(FEATURES)), np.nan, np.float32)
+    out = np.full((n_users, n_cand, len(feature_names(models))), np.nan, np.float32)
     allowed = np.isfinite(fused)
-    for i, name in enumerate(COMPONENTS):
-        if name in raw:
-            score = raw[name][at, safe]
-            has = np.isfinite(score)
-            out[..., 3 * i] = np.where(has, score, np.nan)
-            out[..., 3 * i + 1] = np.where(has, z[name][at, safe], np.nan)
-            out[..., 3 * i + 2] = np.log1p(ranks(np.where(allowed, raw[name], -np.inf), safe))
+    for i, name in enumerate(models):
+        first = len(COMPONENT_FEATURES) * i
+        score = raw[name][at, safe]
+        has = np.isfinite(score)
+        out[..., first] = np.where(has, score, np.nan)
+        out[..., first + 1] = np.where(has, z[name][at, safe], np.nan)
+        out[..., first + 2] = np.log1p(ranks(np.where(allowed, raw[name], -np.inf), safe))
     counts = item_counts
-    base = 3 * len(COMPONENTS)
+    base = len(COMPONENT_FEATURES) * len(models)
     out[..., base] = np.log1p(ranks(fused, safe))
     out[..., base + 1] = np.log1p(counts[safe])
     out[..., base + 2] = np.where(rows >= 0, np.log1p(user_counts[np.maximum(rows, 0)]), 0.0)[:, None]
@@ -133,10 +139,12 @@ class LearnedRanker:
     def __init__(self, options: RankerOptions = RankerOptions()):
         self.options = options
         self.booster = None
+        self.feature_names: tuple[str, ...] = ()
 
-    def fit(self, feature_lists: list[np.ndarray], label_lists: list[np.ndarray]) -> bool:
-        """`feature_lists[i]`: (users, candidates, F) with padding rows all-NaN; `label_lists[i]`: (users,
-        candidates) 1 for a held-out positive."""
+    def fit(self, feature_lists: list[np.ndarray], label_lists: list[np.ndarray],
+            feature_names: Sequence[str]) -> bool:
+        """`feature_lists[i]`: (users, candidates, F) with padding rows all-NaN, columns named by `feature_names`;
+        `label_lists[i]`: (users, candidates) 1 for a held-out positive."""
         import lightgbm
 
         X, y, groups = [], [], []
@@ -155,7 +163,8 @@ class LearnedRanker:
             num_leaves=o.num_leaves, min_child_samples=o.min_child_samples, subsample=o.subsample, subsample_freq=1,
             colsample_bytree=o.colsample_bytree, lambdarank_truncation_level=o.truncation_level,
             random_state=o.seed, verbose=-1)
-        model.fit(np.concatenate(X), np.concatenate(y), group=groups, feature_name=list(FEATURES))
+        self.feature_names = tuple(feature_names)
+        model.fit(np.concatenate(X), np.concatenate(y), group=groups, feature_name=list(self.feature_names))
         self.booster = model.booster_
         return True
 
@@ -168,7 +177,7 @@ class LearnedRanker:
     def importance(self) -> dict[str, float]:
         """Share of the total split gain per feature: which signals the ranker leans on."""
         gain = self.booster.feature_importance("gain")
-        return {name: round(float(g / max(gain.sum(), 1e-12)), 3) for name, g in zip(FEATURES, gain)}
+        return {name: round(float(g / max(gain.sum(), 1e-12)), 3) for name, g in zip(self.feature_names, gain)}
 
     def describe(self) -> dict:
         return {"options": asdict(self.options), "importance": self.importance()} if self.booster else {}
