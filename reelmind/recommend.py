@@ -16,16 +16,16 @@ import hashlib
 import os
 import pickle
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from reelmind.config import Settings
 from reelmind.events import load_events
+from reelmind.records import TEXT_EVENTS, RecommendationRecord
 from reelmind.recsys import registry
 from reelmind.recsys.data import Interactions, Items, event_weight
-from reelmind.records import TEXT_EVENTS, RecommendationRecord
 from reelmind.store import Store, sql_str
 
 MODEL_FILE = "recommender.pkl"
@@ -91,7 +91,7 @@ def fit(settings: Settings, model: str = "hybrid") -> FittedModel:
         model = "popularity"  # no events yet: nothing to personalise, and nobody to write picks for
     recommender = registry.make(model).fit(interactions, items, user_texts=texts)
     digest = hashlib.sha256(repr((model, items.ids, interactions.matrix.nnz, interactions.now)).encode())
-    fitted = FittedModel(recommender, f"{model}-{digest.hexdigest()[:10]}", active, datetime.now(timezone.utc))
+    fitted = FittedModel(recommender, f"{model}-{digest.hexdigest()[:10]}", active, datetime.now(UTC))
     path = model_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -120,7 +120,7 @@ def load_fitted(settings: Settings) -> FittedModel | None:
 
 def write_recommendations(store: Store, fitted: FittedModel, k: int) -> int:
     recs = fitted.model.recommend_batch(list(fitted.active_users), k=k) if fitted.active_users else {}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = [RecommendationRecord(str(user), rank, r.item_id, float(r.score), r.reason, r.source, fitted.version, now)
             for user, picks in recs.items() for rank, r in enumerate(picks, 1)]
     store.replace(RecommendationRecord, rows)

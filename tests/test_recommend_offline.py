@@ -65,8 +65,8 @@ def test_hybrid_ranks_cold_items_by_content(slice_files):
     """The hybrid's tuned weights may keep cold items out of a short list; among cold items it still ranks them,
     with content reasons (the evaluation's cold setting)."""
     from reelmind.config import load_settings
-    from reelmind.recsys.evaluate import embed_items
     from reelmind.recsys import registry
+    from reelmind.recsys.evaluate import embed_items
     from reelmind.recsys.offline import read_items, read_train
 
     folder, ratings, known = slice_files

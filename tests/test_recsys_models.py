@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys_contract import RecommenderContract, tiny_interactions, tiny_items
 from reelmind.recsys.cf import EASERecommender
 from reelmind.recsys.content import ContentRecommender
 from reelmind.recsys.hybrid import HybridRecommender
 from reelmind.recsys.popularity import PopularityRecommender
+
+from recsys_contract import RecommenderContract, tiny_interactions, tiny_items
 
 
 class TestEveryRegisteredRecommender(RecommenderContract):

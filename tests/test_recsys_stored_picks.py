@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pickle
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from recsys_contract import tiny_interactions, tiny_items
 from reelmind import recommend
 from reelmind.config import Settings
 from reelmind.recsys.cf import EASERecommender
 from reelmind.store import Store
+
+from recsys_contract import tiny_interactions, tiny_items
 
 
 def test_asking_for_more_than_was_stored_computes_on_demand(tmp_path):
@@ -17,7 +18,7 @@ def test_asking_for_more_than_was_stored_computes_on_demand(tmp_path):
     settings = Settings(db=str(tmp_path / "lancedb"), data_dir=str(tmp_path))
     items = tiny_items()
     model = EASERecommender(l2=1.0).fit(tiny_interactions(items), items)
-    fitted = recommend.FittedModel(model, "ease-test", ("c0", "s1"), datetime.now(timezone.utc))
+    fitted = recommend.FittedModel(model, "ease-test", ("c0", "s1"), datetime.now(UTC))
     path = recommend.model_path(settings)
     path.parent.mkdir(parents=True)
     path.write_bytes(pickle.dumps(fitted))

@@ -4,10 +4,10 @@
 
 Protocol (reelmind.recsys.splits.evaluation_split): positives are ratings >= 4; 10% of the items are held out
 entirely as cold items; each user's other positives are split 80/20 at random (seeded), and again by time (last
-20%). The models are the registered ones (reelmind.recsys.registry) named in EVALUATED, with MovieLens settings. Rankings are
-full rankings that exclude the user's training items, in three settings: warm test items ranked among warm items,
-cold items ranked among cold items, and everything ranked together ("mixed"). Prints a table, writes JSON and
-Markdown.
+20%). The models are the registered ones (reelmind.recsys.registry) named in EVALUATED, with MovieLens settings
+(MOVIELENS_PARAMS). Rankings are full rankings that exclude the user's training items, in three settings: warm
+test items ranked among warm items, cold items ranked among cold items, and everything ranked together ("mixed").
+Prints a table, writes JSON and Markdown.
 """
 
 from __future__ import annotations

@@ -149,13 +149,13 @@ class LearnedRanker:
 
         X, y, groups = [], [], []
         for feats, labels in zip(feature_lists, label_lists):
-            for f, l in zip(feats, labels):
-                keep = ~np.all(np.isnan(f), axis=1)
-                if l[keep].any():  # a list with no positive gives LambdaRank no pair to learn from
-                    X.append(f[keep])
-                    y.append(l[keep])
+            for user_features, user_labels in zip(feats, labels):
+                keep = ~np.all(np.isnan(user_features), axis=1)
+                if user_labels[keep].any():  # a list with no positive gives LambdaRank no pair to learn from
+                    X.append(user_features[keep])
+                    y.append(user_labels[keep])
                     groups.append(int(keep.sum()))
-        if sum(int(l.sum()) for l in y) < MIN_TRAINING_POSITIVES:
+        if sum(int(list_labels.sum()) for list_labels in y) < MIN_TRAINING_POSITIVES:
             return False
         o = self.options
         model = lightgbm.LGBMRanker(
