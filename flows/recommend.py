@@ -21,12 +21,13 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from reelmind.config import load_settings
+from reelmind.recommend import stored_recommendations
 from reelmind.records import RecommendationRecord
-from reelmind.recommend import TOP_N_STORED, stored_recommendations
 from reelmind.store import Store
 from tasks.recommend import fit_recommender, write_recommendations
 
-TOP_N = TOP_N_STORED
+# Picks stored per user; a request for more is computed on demand (reelmind.recommend.recommend_for).
+TOP_N = 20
 # Users shown in the run's artifact, and picks per user.
 SAMPLE_USERS = 5
 SAMPLE_PICKS = 3

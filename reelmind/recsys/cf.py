@@ -13,6 +13,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from reelmind.recsys.base import Recommender, title_of
+from reelmind.vectors import l2_normalise
 
 # L2 regularisation: 100-250 is EASE's sweet spot on MovieLens-sized data (an independent run found Recall@20
 # ~0.31 there); 200 is its middle.
@@ -162,8 +163,7 @@ class ALSRecommender(_CollaborativeBase):
             model.fit(self.X.tocsr(), show_progress=False)
         self.user_factors = np.asarray(model.user_factors, np.float32)
         self.item_factors = np.asarray(model.item_factors, np.float32)
-        norms = np.linalg.norm(self.item_factors, axis=1, keepdims=True)
-        self._unit_items = self.item_factors / np.maximum(norms, 1e-9)
+        self._unit_items = l2_normalise(self.item_factors)
         self._cold = self.interactions.item_counts() == 0
 
     def score(self, rows: np.ndarray, interests: Sequence[str | None] | None = None) -> np.ndarray:

@@ -17,6 +17,7 @@ from scipy import sparse
 
 from reelmind.recsys.base import Recommender, title_of
 from reelmind.recsys.data import recency_decay
+from reelmind.vectors import l2_normalise
 
 # Tastes drift over months; a 90-day half-life keeps last season's binge in the profile at half weight.
 PROFILE_HALF_LIFE_DAYS = 90.0
@@ -27,10 +28,6 @@ VISUAL_WEIGHT = 0.3
 DEFAULT_TEXT_BACKEND = "multilingual-e5-small"
 # Distinct word lists whose embeddings are kept (1.5 KB each): the recent requests' interests and queries.
 EMBED_CACHE_SIZE = 4096
-
-
-def _normalise(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
 class ContentRecommender(Recommender):
@@ -51,7 +48,7 @@ class ContentRecommender(Recommender):
         parts = [items.text_vectors]
         if items.visual_vectors is not None and self.visual_weight > 0:
             parts.append(self.visual_weight * items.visual_vectors)
-        self.V = _normalise(np.hstack(parts)).astype(np.float32)
+        self.V = l2_normalise(np.hstack(parts)).astype(np.float32)
         self.text_dim = items.text_vectors.shape[1]
         inter = self.interactions
         X = inter.positive()
@@ -59,7 +56,7 @@ class ContentRecommender(Recommender):
         ages = inter.now - inter.last_seen.data[inter.matrix.data > 0]
         weights = sparse.csr_matrix((X.data * recency_decay(ages, self.half_life_days), X.indices, X.indptr),
                                     X.shape, dtype=np.float32)
-        self.history = _normalise(np.asarray(weights @ self.V, np.float32))
+        self.history = l2_normalise(np.asarray(weights @ self.V, np.float32))
         self.X = weights
         self.interest = np.zeros_like(self.history)
         self.interest_text: dict[int, str] = {}
@@ -84,7 +81,7 @@ class ContentRecommender(Recommender):
 
     def score(self, rows: np.ndarray, interests: Sequence[str | None] | None = None) -> np.ndarray:
         profiles = self.profiles(rows, interests)
-        scores = (_normalise(profiles) @ self.V.T).astype(np.float32)
+        scores = (l2_normalise(profiles) @ self.V.T).astype(np.float32)
         scores[~np.any(profiles != 0, axis=1)] = -np.inf  # nothing known about this user: no opinion
         return scores
 
@@ -96,7 +93,7 @@ class ContentRecommender(Recommender):
         reasons = []
         for col in cols:
             by_history = self.V[watched] @ self.V[col] if len(watched) else np.array([-np.inf])
-            by_words = float(_normalise(said_vec) @ self.V[col]) if said_vec is not None and said else -np.inf
+            by_words = float(l2_normalise(said_vec) @ self.V[col]) if said_vec is not None and said else -np.inf
             if by_words >= by_history.max():
                 reasons.append(f"matches your interest in \u201c{_short(said)}\u201d")
             else:
@@ -127,7 +124,7 @@ def _embed_queries(backend: str, model: str, texts: tuple[str, ...]) -> np.ndarr
     from reelmind import registry
 
     vectors = registry.load("text", backend, model).embed_queries(list(texts))
-    words = _normalise(vectors.mean(axis=0))
+    words = l2_normalise(vectors.mean(axis=0))
     words.setflags(write=False)  # shared between callers
     return words
 

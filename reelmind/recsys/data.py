@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
+from reelmind.vectors import l2_normalise
+
 Id = Hashable
 SECONDS_PER_DAY = 86_400.0
 
@@ -88,7 +90,7 @@ class Items:
                 if len(value) != n:
                     raise ValueError(f"{name} has {len(value)} rows for {n} items")
                 if name != "created_at":
-                    value = value / np.maximum(np.linalg.norm(value, axis=1, keepdims=True), 1e-12)
+                    value = l2_normalise(value)
                 object.__setattr__(self, name, value)
         index = {item_id: i for i, item_id in enumerate(self.ids)}
         if len(index) != n:

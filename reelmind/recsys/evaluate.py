@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reelmind.files import atomic_path, write_text_atomic
 from reelmind.recsys import movielens, registry
 from reelmind.recsys.base import Recommender
 from reelmind.recsys.data import Items
@@ -61,8 +62,8 @@ def embed_items(texts: tuple[str, ...], cache_dir: Path) -> np.ndarray:
     if path.is_file():
         return np.load(path)
     vectors = np.concatenate([model.embed_passages(list(texts[i:i + 256])) for i in range(0, len(texts), 256)])
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    np.save(path, vectors)
+    with atomic_path(path) as tmp:
+        np.save(tmp, vectors)
     return vectors
 
 
@@ -121,9 +122,9 @@ def run_evaluation(movielens_dir: str | Path, out_dir: str | Path = "data/evalua
     report["wall_s"] = round(time.perf_counter() - started, 1)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "evaluation.json").write_text(json.dumps(report, indent=2))
+    write_text_atomic(out / "evaluation.json", json.dumps(report, indent=2))
     markdown = to_markdown(report)
-    (out / "evaluation.md").write_text(markdown)
+    write_text_atomic(out / "evaluation.md", markdown)
     print(markdown)
     return report
 

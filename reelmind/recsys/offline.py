@@ -13,12 +13,12 @@ name in reelmind.recsys.registry.
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import numpy as np
 
 from reelmind.events import parse_timestamp
+from reelmind.files import atomic_path
 from reelmind.recsys import registry
 from reelmind.recsys.data import Interactions, Items
 
@@ -97,16 +97,12 @@ def recommend_offline(items_csv: str | Path, train_csv: str | Path, k: int, out_
                                                             Path(load_settings().cache_dir) / "embeddings"))
     recommender.fit(train, items)
     recs = recommender.recommend_batch(list(train.user_ids), k=k)
-    out_csv = Path(out_csv)
-    out_csv.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_csv.with_name(f".{out_csv.name}.{os.getpid()}.tmp")
     rows = 0
-    with tmp.open("w", newline="", encoding="utf-8") as f:
+    with atomic_path(out_csv) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["user_id", "rank", "item_id", "score"])
         for user in train.user_ids:
             for rank, r in enumerate(recs[user], 1):
                 writer.writerow([user, rank, r.item_id, f"{r.score:.6f}" if np.isfinite(r.score) else "0"])
                 rows += 1
-    tmp.replace(out_csv)
     return rows
