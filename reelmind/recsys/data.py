@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
+from reelmind.records import EVENT_TYPES
 from reelmind.vectors import l2_normalise
 
 Id = Hashable
@@ -37,6 +38,9 @@ SKIP_FRACTION = 0.1
 SKIP_WEIGHT = 0.0
 EVENT_WEIGHTS = {"view": VIEW_WEIGHT, "like": LIKE_WEIGHT, "comment": COMMENT_WEIGHT, "share": SHARE_WEIGHT,
                  "search": SEARCH_WEIGHT, "skip": SKIP_WEIGHT}
+# Every event type a user can send (reelmind.records.EVENT_TYPES) has a weight: checked once, at import.
+if set(EVENT_WEIGHTS) != set(EVENT_TYPES):
+    raise ImportError(f"EVENT_WEIGHTS {sorted(EVENT_WEIGHTS)} do not match EVENT_TYPES {sorted(EVENT_TYPES)}")
 
 
 def event_weight(event: str, watch_fraction: float | None = None) -> float:
