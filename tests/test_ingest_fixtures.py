@@ -123,7 +123,7 @@ def test_changed_sidecar_updates_without_models(prefect_api, tmp_path):
     second = ingest([str(media)], db=db)
     assert [v.action for v in second.videos] == ["metadata"] and second.videos[0].stage_seconds == {}
     after = Store.open(db).video(first.videos[0].video_id)
-    assert after["title"] == "Roses and apple trees" and after["tags"] == ["garden", "roses"]
-    assert after["rev"] == before["rev"] and after["transcript"] == before["transcript"]
-    assert after["text_vector"] != before["text_vector"] and "Pruning in winter" in after["document"]
+    assert after.title == "Roses and apple trees" and after.tags == ["garden", "roses"]
+    assert after.rev == before.rev and after.transcript == before.transcript
+    assert after.text_vector != before.text_vector and "Pruning in winter" in after.document
     assert [Path(h.path).name for h in search("roses and apple trees", settings_for(db), k=1)] == ["podcast.mp3"]
