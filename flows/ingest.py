@@ -3,16 +3,18 @@
 
 For every audio or video file, this flow runs the DAG
 
-    probe ──┬── extract-audio ── transcribe ─────────┬── store
-            └── sample-frames ── describe-frames ────┘
+    probe ──┬── audio ── speech ───┬── store
+            └── frames ── vision ──┘
 
+(the stages of `reelmind.stages.Stage`, which name the tasks, failures and each video's `stage_seconds`).
 `probe` reads the container (duration, streams, resolution, fps), reads the sidecar metadata, and compares both
-with what the database holds: an unchanged file needs nothing, a changed sidecar needs only its document
-re-embedded, anything else needs the models. The sound branch (moviepy to 16 kHz mono, then Whisper behind voice
-activity detection) and the picture branch (shots and a time floor with PySceneDetect and OpenCV, then a visual
-model, OCR and captions) run concurrently, and up to `workers` files are in flight at once, so one file's speech
-overlaps another's frames. `store` merges title, description, tags, transcript, captions and on-screen text into
-one document, embeds it and every transcript segment and frame text in one batch, and commits the video to LanceDB.
+with what the database holds, and the flow acts on that plan once: an unchanged file needs nothing, a changed
+sidecar needs only its document re-embedded (a store task alone), anything else gets the model branches its
+streams call for. The sound branch (moviepy to 16 kHz mono, then Whisper behind voice activity detection) and the
+picture branch (shots and a time floor with PySceneDetect and OpenCV, then a visual model, OCR and captions) run
+concurrently, and up to `workers` files are in flight at once, so one file's speech overlaps another's frames.
+`store` merges title, description, tags, transcript, captions and on-screen text into one document, embeds it and
+every transcript segment and frame text in one batch, and commits the video to LanceDB.
 
 A file that fails (missing, not media, truncated, ...) is reported with a one-line reason, recorded in the
 `failures` table, and does not stop the others. Run it with `reelmind ingest PATH...` or `python -m flows.ingest`.
@@ -28,22 +30,22 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.futures import wait
 from prefect.runtime import deployment, flow_run
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from reelmind.config import Settings, load_settings
 from reelmind.errors import MediaError, StoreError
-from reelmind.pipeline import VideoSummary
+from reelmind.pipeline import METADATA, SKIP, FileJob, VideoSummary, skipped_summary
 from reelmind.probe import find_media_files
+from reelmind.stages import Stage
 from tasks.media import extract_sound, plan_file
 from tasks.picture import describe_picture, sample_picture
 from tasks.speech import transcribe_sound
-from tasks.store import record_failure, store_file
+from tasks.store import record_failure, store_file, update_metadata
 
-# Tasks per file in the DAG above. Tasks waiting on upstream futures hold a runner thread, so the runner has a
+# At most one task per stage per file. Tasks waiting on upstream futures hold a runner thread, so the runner has a
 # thread for every task of every file in flight, and files in flight are limited instead.
-TASKS_PER_FILE = 6
+TASKS_PER_FILE = len(Stage)
 RUNNER_THREADS = 32
-STAGES = ("probe", "audio", "speech", "frames", "vision", "store")
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,33 @@ def task_runner_for(settings: Settings):
     raise ValueError(f"unknown task_runner {settings.task_runner!r}: use threads or dask")
 
 
+class SettingsTaskRunner(TaskRunner):
+    """Runs tasks on the runner the settings ask for, chosen when a flow run starts, not when this module is
+    imported: whoever sets `REELMIND_TASK_RUNNER` (the CLI, a worker's environment) may do so after the import.
+    `ingest.with_options(task_runner=...)` still picks another runner for one call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._runner: TaskRunner | None = None
+
+    def duplicate(self) -> SettingsTaskRunner:
+        return type(self)()
+
+    def __enter__(self) -> SettingsTaskRunner:
+        runner = task_runner_for(load_settings()).__enter__()
+        super().__enter__()
+        self._runner = runner
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._runner.__exit__(*exc_info)
+        self._runner = None
+        super().__exit__(*exc_info)
+
+    def submit(self, task, parameters, wait_for=None, dependencies=None):
+        return self._runner.submit(task, parameters, wait_for, dependencies)
+
+
 def _run_name() -> str:
     paths = flow_run.parameters.get("paths") or []
     if len(paths) == 1:
@@ -87,33 +116,38 @@ def _run_name() -> str:
 
 def _failure(path: str, chain: dict) -> Failure:
     """The first stage that failed, and why, in one line."""
-    for stage in STAGES:
+    for stage in Stage:
         future = chain.get(stage)
         if future is None or not future.state.is_failed():
             continue
         exc = future.result(raise_on_failure=False)
-        if isinstance(exc, MediaError):
-            return Failure(path, exc.reason, exc.stage if stage == "probe" else stage)
+        if isinstance(exc, MediaError):  # probe's own error says which part of it failed (e.g. the sidecar)
+            return Failure(path, exc.reason, exc.stage if stage == Stage.PROBE else stage.value)
         if isinstance(exc, StoreError):
-            return Failure(path, str(exc), stage)
+            return Failure(path, str(exc), stage.value)
         if isinstance(exc, BaseException):
-            return Failure(path, " ".join(f"{type(exc).__name__}: {exc}".split()), stage)
-        return Failure(path, str(future.state.message or "failed"), stage)
+            return Failure(path, " ".join(f"{type(exc).__name__}: {exc}".split()), stage.value)
+        return Failure(path, str(future.state.message or "failed"), stage.value)
     return Failure(path, "did not complete", "unknown")
 
 
-def _submit(path: str, settings: Settings) -> dict:
-    job = plan_file.submit(path, settings)
-    audio = extract_sound.submit(job)
-    transcript = transcribe_sound.submit(job, audio, settings)
-    samples = sample_picture.submit(job, settings)
-    frames = describe_picture.submit(job, samples, settings)
-    stored = store_file.submit(job, transcript, frames, settings)
-    return {"probe": job, "audio": audio, "speech": transcript, "frames": samples, "vision": frames,
-            "store": stored}
+def _submit_work(job: FileJob, settings: Settings) -> dict:
+    """The work a planned file needs, decided here once: the metadata update alone when only its sidecar (or path)
+    changed; otherwise the model branches its streams call for, then store. (An unchanged file needs none.)"""
+    if job.action == METADATA:
+        return {Stage.STORE: update_metadata.submit(job, settings)}
+    chain = {}
+    if job.info.has_audio:
+        chain[Stage.AUDIO] = extract_sound.submit(job)
+        chain[Stage.SPEECH] = transcribe_sound.submit(job, chain[Stage.AUDIO], settings)
+    if job.info.has_video:
+        chain[Stage.FRAMES] = sample_picture.submit(job, settings)
+        chain[Stage.VISION] = describe_picture.submit(job, chain[Stage.FRAMES], settings)
+    chain[Stage.STORE] = store_file.submit(job, list(chain.values()), settings)
+    return chain
 
 
-@flow(name="ingest", flow_run_name=_run_name, task_runner=task_runner_for(load_settings()))
+@flow(name="ingest", flow_run_name=_run_name, task_runner=SettingsTaskRunner())
 def ingest(paths: list[str], db: str | None = None, show_progress: bool = False) -> IngestReport:
     """Ingest media files and folders (recursively) into the LanceDB at `db` (default: settings)."""
     started = time.perf_counter()
@@ -132,20 +166,28 @@ def ingest(paths: list[str], db: str | None = None, show_progress: bool = False)
     while pending or in_flight:
         while pending and len(in_flight) < window:
             path = pending.pop(0)
-            in_flight[path] = _submit(path, settings)
-        done, _ = wait([chain["store"] for chain in in_flight.values()], timeout=0.5)
+            in_flight[path] = {Stage.PROBE: plan_file.submit(path, settings)}
+        # A file's chain is its probe until the plan is in, then the work the plan asked for, ending in store.
+        done, _ = wait([chain.get(Stage.STORE, chain[Stage.PROBE]) for chain in in_flight.values()], timeout=0.5)
         for path, chain in list(in_flight.items()):
-            if chain["store"] not in done:
+            last = chain.get(Stage.STORE, chain[Stage.PROBE])
+            if last not in done:
                 continue
-            del in_flight[path]
             for future in chain.values():
                 future.wait()  # sets each future's final state locally; `.state` would otherwise ask the API
-            if chain["store"].state.is_completed():
-                summaries.append(chain["store"].result())
-            else:
+            if not last.state.is_completed():
                 failure = _failure(path, chain)
                 failures.append(failure)
                 record_failure(failure.path, failure.reason, failure.stage, settings)
+            elif Stage.STORE in chain:
+                summaries.append(last.result())
+            elif (job := last.result()).action != SKIP:
+                chain.update(_submit_work(job, settings))
+                continue  # in flight until its store step is done
+            else:
+                summaries.append(skipped_summary(job))
+                logger.info("%s: %s (%s)", path, job.meta.title, SKIP)
+            del in_flight[path]
             finished = len(summaries) + len(failures)
             update_progress_artifact(progress_id, 100.0 * finished / max(len(files), 1))
             if bar:
@@ -154,7 +196,7 @@ def ingest(paths: list[str], db: str | None = None, show_progress: bool = False)
         bar.close()
     report = IngestReport(summaries, failures, round(time.perf_counter() - started, 2))
     _publish(report)
-    if deployment.id and any(v.action != "skip" for v in report.videos):
+    if deployment.id and any(v.action != SKIP for v in report.videos):
         schedule_recommend_after_ingest(settings.recommend_delay_s)
     return report
 
@@ -165,18 +207,23 @@ def schedule_recommend_after_ingest(delay_s: float) -> None:
     The run is keyed by the time window it falls in, so the API refuses a second one for the same window; and a
     recommend run already waiting is enough on its own.
     """
-    from datetime import datetime, timedelta, timezone
+    from datetime import UTC, datetime, timedelta
 
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (DeploymentFilter, DeploymentFilterName, FlowRunFilter,
-                                                FlowRunFilterExpectedStartTime, FlowRunFilterState,
-                                                FlowRunFilterStateType)
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterName,
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
     from prefect.client.schemas.objects import StateType
     from prefect.deployments import run_deployment
     from prefect.exceptions import ObjectNotFound
 
     logger = get_run_logger()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     due = now + timedelta(seconds=delay_s)
     with get_client(sync_client=True) as client:
         try:

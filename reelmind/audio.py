@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from reelmind.errors import MediaError
+from reelmind.stages import Stage
 
 # Whisper's models were trained on 16 kHz audio (whisper.audio.SAMPLE_RATE).
 SAMPLE_RATE = 16_000
@@ -33,7 +34,7 @@ def extract_audio(media_path: str | Path, out_wav: str | Path) -> Path:
                                  ffmpeg_params=["-ac", "1"], logger=None)
     except (OSError, KeyError, ValueError) as exc:
         tmp.unlink(missing_ok=True)
-        raise MediaError(media_path, f"cannot extract the sound track: {exc}", stage="audio") from None
+        raise MediaError(media_path, f"cannot extract the sound track: {exc}", stage=Stage.AUDIO.value) from None
     os.replace(tmp, out_wav)
     return out_wav
 

@@ -1,8 +1,10 @@
 """The ingest pipeline as plain functions, one per unit of work; Prefect tasks in `tasks/` are thin wrappers.
 
-Every stage writes its result into the file's work folder (`<data>/work/<video id>/`) and returns the path, so
-nothing large travels between tasks, and a stage whose output is already there (an interrupted earlier run with
-the same models) is not run again. The `store` stage commits the video to LanceDB and removes the work folder.
+`plan_file` decides once per file what it needs (full, metadata or skip). Every model stage writes its output
+into the file's work folder (`<data>/work/<video id>/`) and returns a `StageResult` with the path, its seconds
+and model, so nothing large travels between tasks; a stage whose output is already there (an interrupted earlier
+run with the same models) is not run again. The `store` stage commits the video to LanceDB, with every stage's
+seconds, and removes the work folder.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from reelmind.backends import Segment, Transcript
 from reelmind.config import Settings
 from reelmind.describe import DescribedFrames, describe_frames
 from reelmind.document import Metadata, build_document, load_metadata
+from reelmind.files import write_text_atomic
 from reelmind.frames import FrameSample, sample_frames
 from reelmind.probe import MediaInfo, probe
 from reelmind.records import FrameRecord, SegmentRecord, VectorSpec, VideoRecord
+from reelmind.stages import Stage, StageResult
 from reelmind.store import Store
 
 FULL, METADATA, SKIP = "full", "metadata", "skip"
@@ -89,38 +93,43 @@ def plan_file(path: str, settings: Settings) -> FileJob:
                    probe_s=round(time.perf_counter() - started, 3))
 
 
-def _timed_json(path: Path, payload: dict, started: float) -> str:
-    payload["seconds"] = round(time.perf_counter() - started, 3)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, ensure_ascii=False))
-    tmp.replace(path)
-    return str(path)
+def _finish(stage: Stage, record: Path, payload: dict, started: float, model: str = "",
+            output: Path | None = None) -> StageResult:
+    """Write the stage's record (last, whole or not at all: its presence means the stage finished) and hand on its
+    result. The record keeps the seconds and model too, for a later run that resumes from it."""
+    result = StageResult(stage, str(output or record), round(time.perf_counter() - started, 3), model)
+    write_text_atomic(record, json.dumps({**payload, "seconds": result.seconds, "model": model}, ensure_ascii=False))
+    return result
 
 
-def _reusable(path: Path, config: object = None) -> bool:
-    """A stage output from an earlier, interrupted run (made with the same models, where models matter)."""
-    if not path.is_file():
-        return False
-    return config is None or json.loads(path.read_text()).get("config") == config
+def _resumed(stage: Stage, record: Path, config: object = None, output: Path | None = None) -> StageResult | None:
+    """The result of this stage from an earlier, interrupted run (made with the same models, where models matter)."""
+    if not record.is_file() or (output is not None and not output.is_file()):
+        return None
+    data = json.loads(record.read_text())
+    if config is not None and data.get("config") != config:
+        return None
+    return StageResult(stage, str(output or record), data["seconds"], data.get("model", ""))
 
 
-def extract_sound(job: FileJob) -> str:
-    out = Path(job.work_dir) / "audio.json"
-    if _reusable(out):
-        return str(out)
+def extract_sound(job: FileJob) -> StageResult:
+    record = Path(job.work_dir) / "audio.json"
+    if resumed := _resumed(Stage.AUDIO, record):
+        return resumed
     started = time.perf_counter()
     wav = extract_audio(job.info.path, Path(job.work_dir) / "audio.wav")
-    return _timed_json(out, {"wav": str(wav)}, started)
+    return _finish(Stage.AUDIO, record, {"wav": str(wav)}, started)
 
 
-def transcribe_sound(job: FileJob, audio_json: str, settings: Settings) -> str:
-    out = Path(job.work_dir) / "transcript.json"
-    if _reusable(out, models_config(settings)["speech"]):
-        return str(out)
+def transcribe_sound(job: FileJob, audio: StageResult, settings: Settings) -> StageResult:
+    record = Path(job.work_dir) / "transcript.json"
+    config = models_config(settings)["speech"]
+    if resumed := _resumed(Stage.SPEECH, record, config):
+        return resumed
     started = time.perf_counter()
-    samples = load_wav(json.loads(Path(audio_json).read_text())["wav"])
+    samples = load_wav(json.loads(Path(audio.output).read_text())["wav"])
     transcript = backend("speech", settings).transcribe(samples, languages=settings.languages)
-    return _timed_json(out, {"config": models_config(settings)["speech"], **asdict(transcript)}, started)
+    return _finish(Stage.SPEECH, record, {"config": config, **asdict(transcript)}, started, transcript.model_id)
 
 
 def load_transcript(path: str) -> Transcript:
@@ -129,42 +138,43 @@ def load_transcript(path: str) -> Transcript:
                       tuple(Segment(**s) for s in data["segments"]), data["model_id"])
 
 
-def sample_picture(job: FileJob, settings: Settings) -> str:
-    out = Path(job.work_dir) / "samples.json"
-    if _reusable(out):
-        return str(out)
+def sample_picture(job: FileJob, settings: Settings) -> StageResult:
+    record = Path(job.work_dir) / "samples.json"
+    if resumed := _resumed(Stage.FRAMES, record):
+        return resumed
     started = time.perf_counter()
     samples = sample_frames(job.info.path, job.info.duration_s, Path(job.work_dir) / "frames", job.thumbnails_dir,
                             max_frames=settings.max_frames, interval_s=settings.frame_interval_s,
                             threshold=settings.shot_threshold)
-    return _timed_json(out, {"samples": [asdict(s) for s in samples]}, started)
+    return _finish(Stage.FRAMES, record, {"samples": [asdict(s) for s in samples]}, started)
 
 
-def describe_picture(job: FileJob, samples_json: str, settings: Settings) -> str:
+def describe_picture(job: FileJob, samples: StageResult, settings: Settings) -> StageResult:
+    """Hands on the path of the frame descriptions (`described/frames.json`); the stage's own record, with its
+    timing and models, is `describe.json` beside them."""
     out = Path(job.work_dir) / "described" / "frames.json"
-    config = models_config(settings)
-    timing = Path(job.work_dir) / "describe.json"
-    if out.is_file() and _reusable(timing, [config["vision"], config["caption"]]):
-        return str(out)
+    record = Path(job.work_dir) / "describe.json"
+    config = [models_config(settings)["vision"], models_config(settings)["caption"]]
+    if resumed := _resumed(Stage.VISION, record, config, out):
+        return resumed
     started = time.perf_counter()
-    samples = [FrameSample(**s) for s in json.loads(Path(samples_json).read_text())["samples"]]
-    described = describe_frames(samples, backend("vision", settings), backend("caption", settings), settings.ocr)
+    frames = [FrameSample(**s) for s in json.loads(Path(samples.output).read_text())["samples"]]
+    described = describe_frames(frames, backend("vision", settings), backend("caption", settings), settings.ocr)
     described.save(out.parent)
-    _timed_json(timing, {"config": [config["vision"], config["caption"]]}, started)
-    return str(out)
+    return _finish(Stage.VISION, record, {"config": config}, started, described.vision_model, out)
 
 
-def _seconds(path: Path) -> float:
-    return float(json.loads(path.read_text()).get("seconds", 0.0)) if path.is_file() else 0.0
+def store_file(job: FileJob, results: list[StageResult], settings: Settings) -> VideoSummary:
+    """Merge everything into one document, embed the texts in one batch, and commit the video to LanceDB.
 
-
-def store_file(job: FileJob, transcript_json: str | None, frames_json: str | None,
-               settings: Settings) -> VideoSummary:
-    """Merge everything into one document, embed the texts in one batch, and commit the video to LanceDB."""
+    `results`: what the model branches handed on (the speech and vision stages' outputs are read here; none for a
+    file with neither a sound track nor a picture)."""
     started = time.perf_counter()
     text_model, vision = backend("text", settings), backend("vision", settings)
-    transcript = load_transcript(transcript_json) if transcript_json else Transcript(None, 0.0)
-    described = DescribedFrames.load(frames_json) if frames_json else None
+    by_stage = {r.stage: r for r in results}
+    speech, seen = by_stage.get(Stage.SPEECH), by_stage.get(Stage.VISION)
+    transcript = load_transcript(speech.output) if speech else Transcript(None, 0.0)
+    described = DescribedFrames.load(seen.output) if seen else None
     frames = described.frames if described else []
     screen = [f.ocr_text for f in frames if f.ocr_text]
     captions = [f.caption for f in frames if f.caption]
@@ -178,10 +188,9 @@ def store_file(job: FileJob, transcript_json: str | None, frames_json: str | Non
         mean = described.vectors.mean(axis=0)
         visual = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32).tolist()
 
-    work = Path(job.work_dir)
-    stage_seconds = {"probe": job.probe_s,
-                     "audio": _seconds(work / "audio.json"), "speech": _seconds(work / "transcript.json"),
-                     "frames": _seconds(work / "samples.json"), "vision": _seconds(work / "describe.json")}
+    # Every stage has its key, 0.0 where it did not run (no sound track, no picture); store's is added last.
+    seconds = {Stage.PROBE: job.probe_s} | {r.stage: r.seconds for r in results}
+    stage_seconds = {stage.value: seconds.get(stage, 0.0) for stage in Stage if stage != Stage.STORE}
     models = {"config": models_config(settings), "speech": transcript.model_id,
               "vision": described.vision_model if described else "", "caption": described.caption_model
               if described else "", "text": text_model.model_id}
@@ -191,7 +200,7 @@ def store_file(job: FileJob, transcript_json: str | None, frames_json: str | Non
     frame_rows = [FrameRecord(f"{job.video_id}:{int(round(f.time_s * 1000))}", job.video_id, job.rev, f.time_s,
                               f.shot, f.thumbnail_path, f.labels, f.caption, f.caption_source, f.ocr_text, vv, tv)
                   for f, vv, tv in zip(frames, described.vectors if described else [], frame_vectors)]
-    stage_seconds["store"] = round(time.perf_counter() - started, 3)
+    stage_seconds[Stage.STORE.value] = round(time.perf_counter() - started, 3)
     video = VideoRecord(
         id=job.video_id, rev=job.rev, path=info.path, content_hash=info.content_hash,
         sidecar_hash=meta.sidecar_hash, size_bytes=info.size_bytes, title=meta.title,

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
-
 from reelmind import pipeline
 from reelmind.config import Settings
-from reelmind.pipeline import FULL, FileJob
-from tasks.common import RETRIES
+from reelmind.pipeline import FileJob
+from reelmind.stages import Stage, StageResult
+from tasks.common import log_stage, stage_task
 
 
-@task(name="sample-frames", task_run_name="sample-frames-{job.video_id}", cache_policy=NO_CACHE, **RETRIES)
-def sample_picture(job: FileJob, settings: Settings) -> str | None:
-    """Path of the list of sampled frames and thumbnails, or None for audio-only files and unchanged videos."""
-    if job.action != FULL or not job.info.has_video:
-        return None
-    return pipeline.sample_picture(job, settings)
+@stage_task(Stage.FRAMES, "{job.video_id}")
+def sample_picture(job: FileJob, settings: Settings) -> StageResult:
+    """The list of sampled frames and thumbnails."""
+    return log_stage(job, pipeline.sample_picture(job, settings))
 
 
-@task(name="describe-frames", task_run_name="describe-frames-{job.video_id}", cache_policy=NO_CACHE, **RETRIES)
-def describe_picture(job: FileJob, samples_json: str | None, settings: Settings) -> str | None:
-    """Path of the frame descriptions (visual vectors, labels or captions, on-screen text)."""
-    if samples_json is None:
-        return None
-    out = pipeline.describe_picture(job, samples_json, settings)
-    get_run_logger().info("%s: frames described", job.info.path)
-    return out
+@stage_task(Stage.VISION, "{job.video_id}")
+def describe_picture(job: FileJob, samples: StageResult, settings: Settings) -> StageResult:
+    """The frame descriptions (visual vectors, labels or captions, on-screen text)."""
+    return log_stage(job, pipeline.describe_picture(job, samples, settings))

@@ -1,4 +1,5 @@
-"""The last stage: merge the document, embed the texts, commit to LanceDB; and recording failures."""
+"""The last stage: merge the document, embed the texts, commit to LanceDB (or, for a file whose sidecar alone
+changed, re-embed its document); and recording failures."""
 
 from __future__ import annotations
 
@@ -7,22 +8,27 @@ from prefect.cache_policies import NO_CACHE
 
 from reelmind import pipeline
 from reelmind.config import Settings
-from reelmind.pipeline import FULL, METADATA, FileJob, VideoSummary
+from reelmind.pipeline import FileJob, VideoSummary
+from reelmind.stages import Stage, StageResult
 from reelmind.store import Store
-from tasks.common import RETRIES
+from tasks.common import stage_task
 
 
-@task(name="store", task_run_name="store-{job.video_id}", cache_policy=NO_CACHE, **RETRIES)
-def store_file(job: FileJob, transcript_json: str | None, frames_json: str | None,
-               settings: Settings) -> VideoSummary:
-    if job.action == FULL:
-        summary = pipeline.store_file(job, transcript_json, frames_json, settings)
-    elif job.action == METADATA:
-        summary = pipeline.update_metadata(job, settings)
-    else:
-        summary = pipeline.skipped_summary(job)
-    get_run_logger().info("%s: %s (%s)", job.info.path, summary.title, summary.action)
+def _log(summary: VideoSummary) -> VideoSummary:
+    get_run_logger().info("%s: %s done: %s (%s)", summary.path, Stage.STORE, summary.title, summary.action)
     return summary
+
+
+@stage_task(Stage.STORE, "{job.video_id}")
+def store_file(job: FileJob, results: list[StageResult], settings: Settings) -> VideoSummary:
+    """A file the models ran on: `results` are the model branches' stage results."""
+    return _log(pipeline.store_file(job, results, settings))
+
+
+@stage_task(Stage.STORE, "metadata-{job.video_id}")
+def update_metadata(job: FileJob, settings: Settings) -> VideoSummary:
+    """A file whose media is unchanged but whose sidecar (or path) changed: no model but the text embedding."""
+    return _log(pipeline.update_metadata(job, settings))
 
 
 @task(name="record-failure", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)

@@ -1,4 +1,4 @@
-"""The backend registry refuses what does not fit its kind's interface, and answers questions without loading a model."""
+"""The backend registry refuses what does not fit its kind's interface, and answers questions without loading models."""
 
 from __future__ import annotations
 

@@ -7,10 +7,11 @@ from dataclasses import asdict
 import jiwer
 import pytest
 
-from helpers import shared_media
 from reelmind import registry
 from reelmind.audio import extract_audio, load_wav
 from reelmind.config import load_settings
+
+from helpers import shared_media
 
 JFK = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
 

@@ -7,6 +7,7 @@ import pytest
 
 from reelmind import registry
 from reelmind.captions import labels_and_text
+
 from tiny_models import save_tiny_blip, save_tiny_clip
 
 
