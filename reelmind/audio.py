@@ -6,13 +6,13 @@ never pass through Prefect results. Multi-channel tracks (5.1 AAC) are downmixed
 
 from __future__ import annotations
 
-import os
 import wave
 from pathlib import Path
 
 import numpy as np
 
 from reelmind.errors import MediaError
+from reelmind.files import atomic_path
 from reelmind.stages import Stage
 
 # Whisper's models were trained on 16 kHz audio (whisper.audio.SAMPLE_RATE).
@@ -25,18 +25,14 @@ def extract_audio(media_path: str | Path, out_wav: str | Path) -> Path:
     """Write the sound track of `media_path` to `out_wav` (16 kHz mono PCM); atomic, so a crash leaves no half file."""
     from moviepy import AudioFileClip  # heavy import, kept off the CLI's start-up path
 
-    out_wav = Path(out_wav)
-    out_wav.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_wav.with_name(f".{out_wav.stem}.{os.getpid()}.tmp.wav")  # moviepy picks the format by extension
     try:
-        with AudioFileClip(str(media_path)) as clip:
+        # The temporary file keeps the .wav suffix: moviepy picks the format by extension.
+        with atomic_path(out_wav) as tmp, AudioFileClip(str(media_path)) as clip:
             clip.write_audiofile(str(tmp), fps=SAMPLE_RATE, nbytes=2, codec="pcm_s16le",
                                  ffmpeg_params=["-ac", "1"], logger=None)
     except (OSError, KeyError, ValueError) as exc:
-        tmp.unlink(missing_ok=True)
         raise MediaError(media_path, f"cannot extract the sound track: {exc}", stage=Stage.AUDIO.value) from None
-    os.replace(tmp, out_wav)
-    return out_wav
+    return Path(out_wav)
 
 
 def load_wav(path: str | Path) -> np.ndarray:
@@ -47,6 +43,3 @@ def load_wav(path: str | Path) -> np.ndarray:
         frames = w.readframes(w.getnframes())
     return np.frombuffer(frames, dtype="<i2").astype(np.float32) / PCM16_SCALE
 
-
-def duration_s(samples: np.ndarray) -> float:
-    return len(samples) / SAMPLE_RATE

@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from reelmind.files import write_text_atomic
 from reelmind.frames import FrameSample
 from reelmind.ocr import read_text
 
@@ -44,13 +45,12 @@ class DescribedFrames:
         np.save(folder / "frame_vectors.npy", self.vectors)
         meta = {"vision_model": self.vision_model, "caption_model": self.caption_model,
                 "frames": [asdict(f) for f in self.frames]}
-        tmp = folder / "frames.json.tmp"
-        tmp.write_text(json.dumps(meta, ensure_ascii=False))
-        tmp.replace(folder / "frames.json")  # written last: its presence means the stage finished
+        # Written last, whole or not at all: its presence means the descriptions are complete.
+        write_text_atomic(folder / "frames.json", json.dumps(meta, ensure_ascii=False))
         return folder / "frames.json"
 
     @classmethod
-    def load(cls, path: str | Path) -> "DescribedFrames":
+    def load(cls, path: str | Path) -> DescribedFrames:
         path = Path(path)
         meta = json.loads(path.read_text())
         return cls([FrameDescription(**f) for f in meta["frames"]], np.load(path.parent / "frame_vectors.npy"),

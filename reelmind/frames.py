@@ -13,6 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from reelmind.files import atomic_path
+
 # Take the shot's frame a little after the cut: the first frames after a cut are often blurred or mid-fade.
 AFTER_CUT_S = 0.5
 # Frames for describers are capped at this width (OCR reads 720p subtitles well; more only costs time).
@@ -114,13 +116,5 @@ def _write_jpeg(path: Path, frame: np.ndarray, quality: int) -> None:
     ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise OSError(f"{path}: JPEG encoding failed")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data.tobytes())
-    tmp.replace(path)
-
-
-def read_rgb(path: str | Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise OSError(f"{path}: cannot read image")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data.tobytes())

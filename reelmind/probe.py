@@ -8,7 +8,6 @@ crash or an unfinished upload often opens fine and only fails where the data sto
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,19 +168,10 @@ def _decode_one(container, stream) -> None:
     raise StopIteration
 
 
-def file_is_stable(path: str | os.PathLike, settle_s: float) -> bool:
-    """True when `path` has not changed size or mtime over `settle_s` seconds (for watchers)."""
-    try:
-        _check_not_growing(Path(path), settle_s)
-        return True
-    except MediaError:
-        return False
-
-
 # Extensions picked up when a folder is ingested; a file named explicitly is always tried.
-MEDIA_EXTENSIONS = frozenset(
-    ".mp4 .m4v .mov .mkv .webm .avi .wmv .flv .ts .mts .m2ts .mpg .mpeg .3gp .ogv "
-    ".mp3 .m4a .aac .wav .flac .ogg .oga .opus .wma .aiff .aif .amr".split())
+MEDIA_EXTENSIONS = frozenset({
+    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg", ".3gp",
+    ".ogv", ".mp3", ".m4a", ".aac", ".wav", ".flac", ".ogg", ".oga", ".opus", ".wma", ".aiff", ".aif", ".amr"})
 
 
 def find_media_files(paths: list[str | Path]) -> list[str]:

@@ -15,11 +15,12 @@ import numpy as np
 
 from reelmind.backends import TextBackend
 from reelmind.registry import register
+from reelmind.vectors import l2_normalise
 
 
 def _normalise(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float32).reshape(len(v), -1)
-    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    # One row per text, whatever shape the library returns them in.
+    return l2_normalise(np.asarray(v, dtype=np.float32).reshape(len(v), -1))
 
 
 @register("text", "multilingual-e5-small")

@@ -18,6 +18,7 @@ import numpy as np
 
 from reelmind.backends import FrameVision, VisionBackend
 from reelmind.registry import register
+from reelmind.vectors import l2_normalise
 
 TOP_LABELS = 3
 # Labels below this probability are noise for ImageNet-1k's 1000 classes.
@@ -39,11 +40,6 @@ def top_labels(probs: np.ndarray, names: list[str], k: int = TOP_LABELS) -> list
         best = np.argsort(-row)[:k]
         out.append([(names[i], round(float(row[i]), 3)) for i in best if row[i] >= MIN_LABEL_PROB])
     return out
-
-
-def _normalise(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float32)
-    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
 
 @register("vision", "efficientnet-lite0")
@@ -81,7 +77,7 @@ class EfficientNetLite0(VisionBackend):
             probs.append(torch.softmax(logits, dim=1).numpy())
         if not images:
             return FrameVision(np.zeros((0, self.dim), np.float32), [])
-        return FrameVision(_normalise(np.concatenate(vectors)), top_labels(np.concatenate(probs), self.names))
+        return FrameVision(l2_normalise(np.concatenate(vectors)), top_labels(np.concatenate(probs), self.names))
 
 
 @register("vision", "clip")
@@ -108,7 +104,7 @@ class Clip(VisionBackend):
         inputs = self.processor(text=list(texts), return_tensors="pt", padding=True, truncation=True)
         with self._lock, self._torch.inference_mode():
             out = self.model.get_text_features(**inputs)
-        return _normalise(_as_array(out))
+        return l2_normalise(_as_array(out))
 
     def describe(self, images: list[np.ndarray]) -> FrameVision:
         if not images:
@@ -118,7 +114,7 @@ class Clip(VisionBackend):
             inputs = self.processor(images=list(images[i:i + BATCH]), return_tensors="pt")
             with self._lock, self._torch.inference_mode():
                 vectors.append(_as_array(self.model.get_image_features(**inputs)))
-        vectors = _normalise(np.concatenate(vectors))
+        vectors = l2_normalise(np.concatenate(vectors))
         if self._label_vectors is None:
             self._label_vectors = self.embed_texts([f"a photo of a {n}" for n in self.names])
         scale = float(self.model.logit_scale.detach().exp())

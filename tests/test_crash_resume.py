@@ -8,11 +8,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
+
+import pytest
+
+from reelmind.store import Store
 
 from helpers import REPO, shared_media
-from reelmind.store import Store
-import pytest
 
 pytestmark = pytest.mark.slow  # real models in subprocesses against a Prefect server
 

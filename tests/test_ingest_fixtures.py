@@ -10,10 +10,11 @@ from pathlib import Path
 import jiwer
 import pytest
 
-from helpers import FIXTURES, settings_for
-from reelmind.search import search
 from reelmind.records import FrameRecord
+from reelmind.search import search
 from reelmind.store import Store
+
+from helpers import FIXTURES, settings_for
 
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
 
