@@ -19,12 +19,12 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("probe", "audio", "speech", "frames", "vision", "store")
 
 
 def main(paths: list[str]) -> None:
     from flows.ingest import ingest
     from reelmind.probe import find_media_files, probe
+    from reelmind.stages import Stage
 
     files = find_media_files(paths)
     warm_up = next(f for f in files if (lambda i: i.has_audio and i.has_video)(probe(f, settle_s=0)))
@@ -37,7 +37,7 @@ def main(paths: list[str]) -> None:
           f"warm-up {warm.wall_s:.1f} s\n")
     print(f"| {'stage':<12} | {'files':>5} | {'media s':>8} | {'stage s':>8} | {'media s / s':>11} |")
     print(f"|{'-' * 14}|{'-' * 7}|{'-' * 10}|{'-' * 10}|{'-' * 13}|")
-    for stage in STAGES:
+    for stage in Stage:
         used = [v for v in full if v.stage_seconds.get(stage, 0) > 0]
         seconds = sum(v.stage_seconds[stage] for v in used)
         stage_media = sum(v.duration_s for v in used)

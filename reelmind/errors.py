@@ -18,6 +18,10 @@ class MediaError(ReelMindError):
         self.stage = stage
         super().__init__(f"{self.path}: {self.reason}")
 
+    def __reduce__(self):
+        # Rebuilt from its fields, not its message: a failure raised on a Dask worker reaches the flow whole.
+        return type(self), (self.path, self.reason, self.stage)
+
 
 class StoreError(ReelMindError):
     """The database refused a write, e.g. vectors of another model for an existing column."""

@@ -14,7 +14,7 @@ import shutil
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -86,10 +86,9 @@ def plan_file(path: str, settings: Settings) -> FileJob:
     if row and row.content_hash == info.content_hash and row.models.get("config") == models_config(settings):
         same_meta = row.sidecar_hash == meta.sidecar_hash and row.path == info.path
         action = SKIP if same_meta else METADATA
-    data = settings.resolved_data_dir()
     return FileJob(info, meta, action, rev=(row.rev if action != FULL else uuid.uuid4().hex[:12]),
-                   work_dir=str(data / "work" / info.video_id),
-                   thumbnails_dir=str(data / "thumbnails" / info.video_id),
+                   work_dir=str(settings.work_dir / info.video_id),
+                   thumbnails_dir=str(settings.thumbnails_dir / info.video_id),
                    probe_s=round(time.perf_counter() - started, 3))
 
 
@@ -213,7 +212,7 @@ def store_file(job: FileJob, results: list[StageResult], settings: Settings) -> 
         document=document, n_frames=len(frames), n_segments=len(segments),
         thumbnail_path=frames[0].thumbnail_path if frames else "",
         text_vector=doc_vector, visual_vector=visual, models=models,
-        stage_seconds=stage_seconds, ingested_at=datetime.now(timezone.utc))
+        stage_seconds=stage_seconds, ingested_at=datetime.now(UTC))
     store = Store.open(settings.db)
     store.write_video(video, segments, frame_rows, {"text": VectorSpec(text_model.model_id, text_model.dim),
                                                     "visual": VectorSpec(vision.model_id, vision.dim)})

@@ -7,6 +7,7 @@ server. Every child runs in its own process group, so nothing it started outlive
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -77,10 +78,8 @@ def stop(process: subprocess.Popen | None) -> None:
             continue
         except ProcessLookupError:
             break
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):  # it was killed; reap it if it goes in time
         process.wait(5)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def serve(settings: Settings, watch_dir: Path, port: int, movielens: str | None = None) -> int:

@@ -7,9 +7,10 @@ import shutil
 
 import pytest
 
-from helpers import shared_media
 from reelmind.cli import main
 from reelmind.records import VideoRecord
+
+from helpers import shared_media
 
 
 def test_usage_errors_exit_2(capsys):

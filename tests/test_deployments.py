@@ -6,6 +6,7 @@ from __future__ import annotations
 import yaml
 
 from flows.service import EVALUATE_CRON, RECOMMEND_CRON, UPLOAD_EVENT
+
 from helpers import REPO
 
 

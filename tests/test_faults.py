@@ -10,10 +10,12 @@ import subprocess
 import sys
 import time
 
-from helpers import FIXTURES, REPO, free_port, shared_media
+import pytest
+
 from reelmind.service import start_server, stop, wait_healthy
 from reelmind.store import Store
-import pytest
+
+from helpers import FIXTURES, REPO, free_port, shared_media
 
 pytestmark = pytest.mark.slow  # real models in subprocesses against a Prefect server
 

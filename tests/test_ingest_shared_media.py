@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import settings_for
-from reelmind.search import search
 from reelmind.records import FrameRecord, SegmentRecord
+from reelmind.search import search
 from reelmind.store import Store
+
+from helpers import settings_for
 
 
 def _by_file(report):

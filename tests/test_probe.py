@@ -9,11 +9,13 @@ import time
 
 import pytest
 
-from helpers import SHARED_MEDIA, shared_media
 from reelmind.errors import MediaError
 from reelmind.probe import find_media_files, probe
 
+from helpers import shared_media
 
+
+@pytest.mark.slow  # the shared real media
 @pytest.mark.parametrize("name, has_audio, has_video, duration", [
     ("big_buck_bunny_0_30.webm", True, True, 30.0),        # VP8 + Vorbis
     ("big_buck_bunny_small_6ch.mp4", True, True, 5.3),     # H.264 + 6-channel AAC
@@ -54,6 +56,7 @@ def test_not_media(tmp_path):
     assert "not a media file" in _reason(path)
 
 
+@pytest.mark.slow  # the shared real media
 def test_truncated_mp4_header(tmp_path):
     data = shared_media("jfk_speech_over_bbb_frames.mp4").read_bytes()
     path = tmp_path / "cut.mp4"
@@ -61,6 +64,7 @@ def test_truncated_mp4_header(tmp_path):
     assert "corrupt or truncated" in _reason(path)
 
 
+@pytest.mark.slow  # the shared real media
 def test_truncated_webm_tail(tmp_path):
     data = shared_media("big_buck_bunny_0_30.webm").read_bytes()
     path = tmp_path / "cut.webm"
@@ -123,3 +127,14 @@ def test_folder_scan_keeps_media_only(tmp_path):
     (tmp_path / "d.mp4.part").write_bytes(b"x")
     found = find_media_files([tmp_path, tmp_path / "README.md"])
     assert [p.split("/")[-1] for p in found] == ["a.mp4", "b.flac", "README.md"]
+
+
+def test_media_errors_survive_pickling():
+    """A failure raised in another process (a Dask worker) keeps its file, reason and stage."""
+    import pickle
+
+    from reelmind.errors import MediaError
+
+    error = pickle.loads(pickle.dumps(MediaError("/m/a.mp4", "file not found", "audio")))
+    assert (error.path, error.reason, error.stage, str(error)) == ("/m/a.mp4", "file not found", "audio",
+                                                                   "/m/a.mp4: file not found")

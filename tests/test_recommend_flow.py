@@ -7,10 +7,11 @@ import shutil
 
 import pytest
 
-from helpers import FIXTURES
 from reelmind.cli import main
 from reelmind.events import import_events
 from reelmind.store import Store
+
+from helpers import FIXTURES
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,7 @@ def slice_files(tmp_path_factory):
     return folder, ratings, known
 
 
+@pytest.mark.slow  # the shared real media
 @pytest.mark.parametrize("model", ["hybrid", "content", "popularity"])
 def test_k_rows_per_user_never_their_train_items(slice_files, model):
     folder, ratings, known = slice_files
@@ -61,6 +62,7 @@ def test_k_rows_per_user_never_their_train_items(slice_files, model):
         assert any(r["item_id"] in cold for rows in recs.values() for r in rows), "cold items are recommendable"
 
 
+@pytest.mark.slow  # the shared real media
 def test_hybrid_ranks_cold_items_by_content(slice_files):
     """The hybrid's tuned weights may keep cold items out of a short list; among cold items it still ranks them,
     with content reasons (the evaluation's cold setting)."""

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import FIXTURES, free_port, settings_for
 from reelmind.search import search
 from reelmind.store import Store
+
+from helpers import FIXTURES, free_port, settings_for
 
 COMPARED = ["id", "title", "language", "transcript", "ocr_text", "n_frames", "n_segments", "captions"]
 

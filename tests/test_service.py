@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import FIXTURES, REPO, free_port, settings_for
 from reelmind.search import search
+
+from helpers import FIXTURES, REPO, free_port, settings_for
 
 pytestmark = pytest.mark.slow  # real models in subprocesses against a Prefect server
 

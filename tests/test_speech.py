@@ -31,6 +31,7 @@ def samples_of(name: str, tmp_path):
     return load_wav(extract_audio(shared_media(name), tmp_path / "audio.wav"))
 
 
+@pytest.mark.slow  # the shared real media
 @pytest.mark.parametrize("backend", ["faster-whisper", "openai-whisper"])
 def test_jfk_word_error_rate(backend, tmp_path):
     transcript = whisper(backend).transcribe(samples_of("jfk.flac", tmp_path), languages=("en", "zh"))
@@ -40,6 +41,7 @@ def test_jfk_word_error_rate(backend, tmp_path):
     assert starts == sorted(starts) and transcript.segments[-1].end <= 11.5
 
 
+@pytest.mark.slow  # the shared real media
 def test_music_gives_no_text(tmp_path):
     """Big Buck Bunny's opening is music and effects: voice-activity detection keeps Whisper from inventing lines."""
     samples = samples_of("big_buck_bunny_0_30.webm", tmp_path)
@@ -47,6 +49,7 @@ def test_music_gives_no_text(tmp_path):
     assert transcript.segments == () and transcript.language is None
 
 
+@pytest.mark.slow  # the shared real media
 def test_mandarin_is_detected_and_simplified(tmp_path):
     samples = samples_of("chinese_zijide_jiao.flac", tmp_path)
     transcript = whisper("faster-whisper").transcribe(samples, languages=("en", "zh"))
@@ -54,6 +57,7 @@ def test_mandarin_is_detected_and_simplified(tmp_path):
     assert "自己的脚" in transcript.text  # reference: 砸自己的脚
 
 
+@pytest.mark.slow  # the shared real media
 def test_users_own_openai_whisper_checkpoint_loads(tmp_path):
     """A user's model path goes through the production loader: a tiny random Whisper built and saved here."""
     import torch

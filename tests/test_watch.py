@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shutil
 
-from helpers import FIXTURES
 from reelmind.watch import UploadWatcher, open_for_writing
+
+from helpers import FIXTURES
 
 
 def _watcher(tmp_path, got):

@@ -189,6 +189,7 @@ def test_checkpoint_carries_dims_and_openai_alignment_heads(openai_checkpoint: P
     )
 
 
+@pytest.mark.slow  # the shared real media
 def test_converted_checkpoint_transcribes_jfk(openai_checkpoint: Path) -> None:
     if not JFK_FLAC.is_file():
         pytest.skip(f"sample audio not found: {JFK_FLAC}")
