@@ -53,9 +53,15 @@ def test_cli_reads_stored_picks_and_serves_new_users_on_demand(prefect_api, demo
 
     recommend(db=demo_db)
     capsys.readouterr()
-    assert main(["recommend", "--user", "chen", "--json", "--db", demo_db]) == 0
-    picks = json.loads(capsys.readouterr().out)
-    assert picks and all(p["computed"] == "stored" and p["reason"] for p in picks)
+    # chen watched 1 of the 4 videos: the run stored the other 3
+    assert main(["recommend", "--user", "chen", "--k", "3", "--json", "--db", demo_db]) == 0
+    stored = json.loads(capsys.readouterr().out)
+    assert len(stored) == 3 and all(p["computed"] == "stored" and p["reason"] for p in stored)
+    # asking for more than was stored is answered on demand, from the same saved model: the same 3, no more
+    assert main(["recommend", "--user", "chen", "--k", "10", "--json", "--db", demo_db]) == 0
+    more = json.loads(capsys.readouterr().out)
+    assert all(p["computed"] == "on demand" for p in more)
+    assert [p["video_id"] for p in more] == [p["video_id"] for p in stored]
 
     assert main(["recommend", "--user", "newcomer", "--k", "2", "--json", "--db", demo_db,
                  "--interests", "I want to learn to cook soup at home"]) == 0
