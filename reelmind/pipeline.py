@@ -17,8 +17,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 from reelmind import registry
 from reelmind.audio import extract_audio, load_wav
 from reelmind.backends import Segment, Transcript
@@ -31,6 +29,7 @@ from reelmind.probe import MediaInfo, probe
 from reelmind.records import FrameRecord, SegmentRecord, VectorSpec, VideoRecord
 from reelmind.stages import Stage, StageResult
 from reelmind.store import Store
+from reelmind.vectors import l2_normalise
 
 FULL, METADATA, SKIP = "full", "metadata", "skip"
 
@@ -184,8 +183,7 @@ def store_file(job: FileJob, results: list[StageResult], settings: Settings) -> 
         vectors[1 + len(transcript.segments):]
     visual = None
     if described is not None and len(described.vectors):
-        mean = described.vectors.mean(axis=0)
-        visual = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32).tolist()
+        visual = l2_normalise(described.vectors.mean(axis=0))
 
     # Every stage has its key, 0.0 where it did not run (no sound track, no picture); store's is added last.
     seconds = {Stage.PROBE: job.probe_s} | {r.stage: r.seconds for r in results}
