@@ -29,31 +29,57 @@ def _fmt_time(seconds: float | None) -> str:
     return f"{int(minutes):02d}:{secs:04.1f}"
 
 
+def _cell(value: object, style: str = ""):
+    """Data for a rich table (a title, a path, a transcript, a query) as plain text: brackets in it are shown as
+    typed, never read as console markup (`[/bold]` would crash the table, `[reverse]x.mp4` would show as `x.mp4`)."""
+    from rich.text import Text
+
+    if isinstance(value, Text):  # already built from data, e.g. with a style
+        return value
+    return Text("" if value is None else str(value), style=style)
+
+
+def _table(title: str, columns: tuple[str, ...]):
+    from rich.table import Table
+
+    table = Table(title=_cell(title))
+    for column in columns:
+        table.add_column(column)
+    return table
+
+
+def _add_row(table, *cells) -> None:
+    """Every cell through `_cell`, so no value from the data reaches rich's markup parser."""
+    table.add_row(*map(_cell, cells))
+
+
 def _console():
     from rich.console import Console
 
     return Console()
 
 
+def ingest_summary(report):
+    """The table `reelmind ingest` prints: a row per stored, updated or skipped file, then one per failure."""
+    table = _table(f"Ingested in {report.wall_s:.1f} s",
+                   ("file", "title", "status", "duration", "language", "segments", "frames"))
+    for v in report.videos:
+        _add_row(table, Path(v.path).name, v.title, v.action, f"{v.duration_s:.1f} s", v.language or "-",
+                 v.n_segments, v.n_frames)
+    for f in report.failures:
+        _add_row(table, Path(f.path).name, "", _cell(f"failed ({f.stage})", "red"), "", "", "", "")
+    return table
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     if not args.verbose:
         # The progress bar and the summary table are the terminal's view; Prefect's logs still reach its API/UI.
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-    from rich.table import Table
-
     from flows.ingest import ingest
 
     report = ingest(args.paths, db=args.db, show_progress=True)
-    table = Table(title=f"Ingested in {report.wall_s:.1f} s")
-    for column in ("file", "title", "status", "duration", "language", "segments", "frames"):
-        table.add_column(column)
-    for v in report.videos:
-        table.add_row(Path(v.path).name, v.title, v.action, f"{v.duration_s:.1f} s", v.language or "-",
-                      str(v.n_segments), str(v.n_frames))
-    for f in report.failures:
-        table.add_row(Path(f.path).name, "", f"[red]failed ({f.stage})[/red]", "", "", "", "")
     console = _console()
-    console.print(table)
+    console.print(ingest_summary(report))
     for f in report.failures:
         print(f"error: {f.path}: {f.reason}", file=sys.stderr)
     media_s = sum(v.duration_s for v in report.videos if v.action == "full")
@@ -73,16 +99,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not hits:
         print("no results")
         return 0
-    from rich.table import Table
-
-    table = Table(title=f"Search: {args.query}")
-    for column in ("#", "score", "title", "moment", "what matched"):
-        table.add_column(column)
+    table = _table(f"Search: {args.query}", ("#", "score", "title", "moment", "what matched"))
     for rank, h in enumerate(hits, 1):
         span = "" if h.start is None else _fmt_time(h.start) if h.start == h.end else \
             f"{_fmt_time(h.start)}-{_fmt_time(h.end)}"
-        table.add_row(str(rank), f"{h.score:.3f}", f"{h.title}\n[dim]{h.path}[/dim]", span,
-                      f"[{h.match}] {h.text}")
+        _add_row(table, rank, f"{h.score:.3f}", _cell(h.title) + "\n" + _cell(h.path, "dim"), span,
+                 f"[{h.match}] {h.text}")
     _console().print(table)
     return 0
 
@@ -101,14 +123,11 @@ def cmd_videos(args: argparse.Namespace) -> int:
                     "segments": [{"start": s["start"], "end": s["end"], "text": s["text"]} for s in segments]}
             print(json.dumps(view, ensure_ascii=False))
         return 0
-    from rich.table import Table
-
-    table = Table(title=f"{len(rows)} videos in {store.uri}")
-    for column in ("id", "title", "duration", "language", "frames", "transcript"):
-        table.add_column(column)
+    table = _table(f"{len(rows)} videos in {store.uri}",
+                   ("id", "title", "duration", "language", "frames", "transcript"))
     for r in rows:
-        table.add_row(r["id"], r["title"], f"{r['duration_s']:.1f} s", r["language"] or "-", str(r["n_frames"]),
-                      (r["transcript"] or "")[:60])
+        _add_row(table, r["id"], r["title"], f"{r['duration_s']:.1f} s", r["language"] or "-", r["n_frames"],
+                 (r["transcript"] or "")[:60])
     _console().print(table)
     return 0
 
@@ -222,13 +241,10 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
-    from rich.table import Table
-
-    table = Table(title=f"Recommendations for {args.user}" + (f" ({out[0]['computed']})" if out else ""))
-    for column in ("#", "title", "why", "score"):
-        table.add_column(column)
+    table = _table(f"Recommendations for {args.user}" + (f" ({out[0]['computed']})" if out else ""),
+                   ("#", "title", "why", "score"))
     for p in out:
-        table.add_row(str(p["rank"]), p["title"], p["reason"], f"{p['score']:.3f}")
+        _add_row(table, p["rank"], p["title"], p["reason"], f"{p['score']:.3f}")
     _console().print(table if out else "no recommendations (no videos?)")
     return 0
 

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 
 import pytest
 
-from reelmind.cli import main
-from reelmind.records import VideoRecord
+from reelmind import registry
+from reelmind.cli import ingest_summary, main
+from reelmind.pipeline import VideoSummary
+from reelmind.records import SegmentRecord, VectorSpec, VideoRecord
+from reelmind.store import Store
 
 from helpers import shared_media
+
+# Titles and file names that rich would read as console markup if they reached it unescaped.
+MARKUP_TITLE = "Cooking show [/bold] finale"
+MARKUP_NAME = "[reverse]styled.mp4"
 
 
 def test_usage_errors_exit_2(capsys):
@@ -63,3 +71,56 @@ def test_batch_with_bad_files_exits_1_and_keeps_the_good(prefect_api, tmp_path, 
                                             str(tmp_path / "missing.mp4")}
     assert main(["videos", "--json", "--db", db]) == 0
     assert [json.loads(line)["language"] for line in capsys.readouterr().out.splitlines()] == ["zh"]
+
+
+@pytest.fixture()
+def markup_db(tmp_path, monkeypatch):
+    """A database of two videos whose title and file name look like rich markup, built without an ingest."""
+    monkeypatch.setenv("COLUMNS", "250")  # one table row per line, so the texts are not wrapped
+    model = registry.load("text", "multilingual-e5-small")
+    spaces = {"text": VectorSpec(model.model_id, model.dim), "visual": VectorSpec("efficientnet-lite0:imagenet1k", 4)}
+    store = Store(str(tmp_path / "lancedb"))
+    for video_id, title, path in [("v1", MARKUP_TITLE, "/media/finale.mp4"),
+                                  ("v2", "[reverse]styled", f"/media/{MARKUP_NAME}")]:
+        vector = model.embed_passages([title])[0]
+        video = VideoRecord(
+            id=video_id, rev="r1", path=path, content_hash=video_id * 8, sidecar_hash="", size_bytes=1, title=title,
+            description="", tags=[], uploader="", published_at="", duration_s=10.0, container="mp4",
+            has_audio=True, has_video=False, width=None, height=None, fps=None, audio_codec="aac", video_codec=None,
+            language="en", transcript=f"[bold]{title}", captions=[], caption_source="", ocr_text="", document=title,
+            n_frames=0, n_segments=1, thumbnail_path="", text_vector=vector, ingested_at=datetime.now(UTC))
+        segment = SegmentRecord(f"{video_id}:0", video_id, "r1", 0, 0.0, 1.0, f"[/red] {title}", vector)
+        store.write_video(video, [segment], [], spaces)
+    return store.uri
+
+
+def test_videos_table_shows_markup_as_text(markup_db, capsys):
+    assert main(["videos", "--db", markup_db]) == 0
+    out = capsys.readouterr().out
+    assert MARKUP_TITLE in out and "[reverse]styled" in out and f"[bold]{MARKUP_TITLE}" in out
+
+
+def test_search_table_shows_markup_as_text(markup_db, capsys):
+    assert main(["search", "cooking show finale [/bold]", "--k", "2", "--db", markup_db]) == 0
+    out = capsys.readouterr().out
+    assert "Search: cooking show finale [/bold]" in out and MARKUP_TITLE in out and MARKUP_NAME in out
+    assert "[speech] [/red]" in out  # which part matched, then the moment's own text
+
+
+def test_recommend_table_shows_markup_as_text(markup_db, capsys):
+    assert main(["recommend", "--user", "[bold]newcomer", "--db", markup_db]) == 0
+    out = capsys.readouterr().out
+    assert "[bold]newcomer" in out and MARKUP_TITLE in out and "[reverse]styled" in out
+
+
+def test_ingest_summary_shows_markup_as_text(capsys):
+    from flows.ingest import Failure, IngestReport
+
+    report = IngestReport([VideoSummary("v1", f"/media/{MARKUP_NAME}", MARKUP_TITLE, "full", 10.0, "en", 1, 0)],
+                          [Failure("/media/[bold red]broken.mp4", "[/] unreadable", "probe")], 1.0)
+    from rich.console import Console
+
+    console = Console(width=250, record=True)
+    console.print(ingest_summary(report))
+    text = console.export_text()
+    assert MARKUP_NAME in text and MARKUP_TITLE in text and "[bold red]broken.mp4" in text
