@@ -8,6 +8,7 @@ crash or an unfinished upload often opens fine and only fails where the data sto
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,13 @@ PARTIAL_SUFFIXES = (".part", ".partial", ".crdownload", ".download", ".tmp", ".t
 HASH_BLOCK_BYTES = 1 << 20
 # Decoding checks the file up to this close to its stated end (seconds).
 TAIL_CHECK_S = 1.0
-# ...allowing the streams to end this fraction of the duration early (audio and video rarely end together).
-TAIL_TOLERANCE = 0.05
+# ...allowing its last packet to start this much before the stated end: the last video frame or audio packet
+# starts up to a frame or a codec delay (tens of ms) before it; a file cut off loses whole seconds.
+TAIL_TOLERANCE_S = 0.5
+# A file modified this recently is also checked for a process holding it open for writing (a writer that paused).
+RECENT_WRITE_S = 600.0
+# O_WRONLY | O_RDWR in a /proc/<pid>/fdinfo "flags" field (octal).
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR
 
 
 @dataclass(frozen=True)
@@ -112,15 +118,40 @@ def probe(path: str | Path, settle_s: float = 2.0) -> MediaInfo:
 
 
 def _check_not_growing(path: Path, settle_s: float) -> None:
-    """A file written to within the last `settle_s` seconds must keep its size for that long."""
+    """A file written to within the last `settle_s` seconds must keep its size for that long, and a recently
+    written one must not be held open for writing (its writer may only have paused)."""
     before = path.stat()
-    if settle_s <= 0 or time.time() - before.st_mtime > settle_s:
+    age = time.time() - before.st_mtime
+    if age < RECENT_WRITE_S and open_for_writing(path):
+        raise MediaError(path, "still being written (a process has it open for writing); try again when the "
+                               "upload is complete")
+    if settle_s <= 0 or age > settle_s:
         return
     time.sleep(settle_s)
     after = path.stat()
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         raise MediaError(path, f"still being written (size went from {before.st_size} to {after.st_size} bytes "
                                f"in {settle_s:g} s); try again when the upload is complete")
+
+
+def open_for_writing(path: str | Path) -> bool:
+    """Whether any process we can see holds `path` open for writing."""
+    target = os.path.realpath(path)
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return False
+    for pid_dir in proc.iterdir():
+        if not pid_dir.name.isdigit():
+            continue
+        try:
+            for fd in (pid_dir / "fd").iterdir():
+                if os.readlink(fd) == target:
+                    flags = (pid_dir / "fdinfo" / fd.name).read_text().split("flags:")[1].split()[0]
+                    if int(flags, 8) & _WRITE_FLAGS:
+                        return True
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended, or is not ours to read
+    return False
 
 
 def _is_cover_art(stream: av.video.stream.VideoStream) -> bool:
@@ -146,14 +177,15 @@ def _check_decodes(path: Path, container, stream, duration: float) -> None:
         raise MediaError(path, f"cannot decode {stream.type} ({codec})") from None
     if duration <= 2 * TAIL_CHECK_S:
         return
-    # Stream ends may differ from the container's stated duration by a frame or a codec delay; allow for it.
-    expected_end = duration - max(2 * TAIL_CHECK_S, TAIL_TOLERANCE * duration)
+    expected_end = duration - TAIL_TOLERANCE_S
+    start = container.start_time / av.time_base if container.start_time else 0.0
     last_seen = 0.0
     try:
-        container.seek(int((duration - TAIL_CHECK_S) * av.time_base), backward=True)
+        container.seek(int((start + duration - 2 * TAIL_CHECK_S) * av.time_base), backward=True)
         for packet in container.demux():
             if packet.pts is not None and packet.time_base is not None:
-                last_seen = max(last_seen, float(packet.pts * packet.time_base))
+                end = float(packet.pts * packet.time_base) + float((packet.duration or 0) * packet.time_base)
+                last_seen = max(last_seen, end - start)
                 if last_seen >= expected_end:
                     return
     except av.error.FFmpegError:
@@ -175,13 +207,15 @@ MEDIA_EXTENSIONS = frozenset({
 
 
 def find_media_files(paths: list[str | Path]) -> list[str]:
-    """Files named directly, plus media files (by extension) found in folders, recursively, in a stable order."""
+    """Files named directly, plus media files (by extension) found in folders, recursively, in a stable order; as
+    absolute paths with links resolved, each once, so one file named two ways (relatively and absolutely, or
+    through a link) is one file, and a failure is recorded under the same path as a later success."""
     found: list[str] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found += sorted(str(p) for p in path.rglob("*")
+            found += sorted(str(p.resolve()) for p in path.rglob("*")
                             if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS and not is_partial_name(p))
         else:
-            found.append(str(path))
+            found.append(str(path.resolve()))
     return list(dict.fromkeys(found))

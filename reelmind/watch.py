@@ -19,13 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reelmind.files import write_text_atomic
-from reelmind.probe import content_hash, find_media_files
+from reelmind.probe import content_hash, find_media_files, open_for_writing
 
 EVENT_NAME = "video.uploaded"
 # Polling, not inotify: it works the same on local disks, network mounts and object-store fuse mounts.
 POLL_S = 1.0
-# O_WRONLY | O_RDWR in a /proc/<pid>/fdinfo "flags" field (octal).
-_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR
 
 
 @dataclass(frozen=True)
@@ -45,26 +43,6 @@ def emit_prefect_event(upload: Upload) -> None:
     emit_event(event=EVENT_NAME, resource={"prefect.resource.id": f"video.{upload.video_id}",
                                            "prefect.resource.name": Path(upload.path).name},
                payload={"path": upload.path, "content_hash": upload.content_hash, "size_bytes": upload.size_bytes})
-
-
-def open_for_writing(path: str | Path) -> bool:
-    """Whether any process we can see holds `path` open for writing."""
-    target = os.path.realpath(path)
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return False
-    for pid_dir in proc.iterdir():
-        if not pid_dir.name.isdigit():
-            continue
-        try:
-            for fd in (pid_dir / "fd").iterdir():
-                if os.readlink(fd) == target:
-                    flags = (pid_dir / "fdinfo" / fd.name).read_text().split("flags:")[1].split()[0]
-                    if int(flags, 8) & _WRITE_FLAGS:
-                        return True
-        except (OSError, IndexError, ValueError):
-            continue  # the process ended, or is not ours to read
-    return False
 
 
 @dataclass

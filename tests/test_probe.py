@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
 import threading
@@ -95,6 +96,28 @@ def test_partial_download_name(tmp_path):
     path = tmp_path / "movie.mp4.part"
     path.write_bytes(b"\0" * 100)
     assert "partial" in _reason(path)
+
+
+@pytest.mark.slow  # the shared real media
+@pytest.mark.parametrize("name", ["big_buck_bunny_0_30.webm", "multilingual.mp3"])
+def test_cut_within_the_last_few_percent(name, tmp_path):
+    """3% of the bytes missing (a second or so of media): it still opens and its header states the full length."""
+    data = shared_media(name).read_bytes()
+    path = tmp_path / f"cut-{name}"
+    path.write_bytes(data[: len(data) * 97 // 100])
+    assert "truncated" in _reason(path)
+
+
+def test_a_writer_that_paused_is_still_writing(tmp_path):
+    """Not modified for longer than the settle time, but a process still holds it open for writing."""
+    path = tmp_path / "upload.mp3"
+    with path.open("wb") as f:
+        f.write(b"\0" * 1000)
+        f.flush()
+        old = time.time() - 60
+        os.utime(path, (old, old))
+        assert "still being written" in _reason(path, settle_s=2)
+    assert "still being written" not in _reason(path, settle_s=2)
 
 
 def test_file_still_being_written(tmp_path):
