@@ -21,6 +21,9 @@ from pathlib import Path
 
 from reelmind.records import EVENT_TYPES
 
+# argparse's status for a usage error; a bad setting is one too.
+USAGE_ERROR = 2
+
 
 def _fmt_time(seconds: float | None) -> str:
     if seconds is None:
@@ -76,7 +79,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         # The progress bar and the summary table are the terminal's view; Prefect's logs still reach its API/UI.
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     from flows.ingest import ingest
+    from reelmind.config import load_settings
 
+    load_settings(db=args.db)  # a bad setting is reported now, before a Prefect server is started for the flow
     report = ingest(args.paths, db=args.db, show_progress=True)
     console = _console()
     console.print(ingest_summary(report))
@@ -206,7 +211,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from reelmind.config import load_settings
     from reelmind.watch import EVENT_NAME, UploadWatcher, emit_prefect_event
 
-    settings = load_settings(db=args.db)
+    settings = load_settings(db=args.db, settle_s=args.settle)
     folder = Path(args.folder)
     if not folder.is_dir():
         print(f"error: {folder}: not a folder", file=sys.stderr)
@@ -222,7 +227,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     print(f"watching {folder} (state: {state}); Ctrl-C to stop", flush=True)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a person stops it
-        UploadWatcher(folder, state, settle_s=args.settle, emit=emit).run(stop=lambda: bool(stopping))
+        UploadWatcher(folder, state, settle_s=settings.settle_s, emit=emit).run(stop=lambda: bool(stopping))
     return 0
 
 
@@ -344,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_db(sub.add_parser("watch", help="announce new media files in a folder as Prefect events"))
     p.add_argument("folder")
     p.add_argument("--state", help="file that remembers what was announced (default: under the data folder)")
-    p.add_argument("--settle", type=float, default=2.0, help="seconds a file must stay unchanged (default 2)")
+    p.add_argument("--settle", type=float, help="seconds a file must stay unchanged (default: settle_s, 2)")
     p.set_defaults(func=cmd_watch)
 
     p = with_db(sub.add_parser("serve", help="run as a service: Prefect server, deployments, upload watcher"))
@@ -367,10 +372,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "k", 1) is not None and getattr(args, "k", 1) < 1:
         parser.error("--k must be at least 1")
+    from reelmind.config import SettingsError
     from reelmind.errors import ReelMindError
 
     try:
         return args.func(args)
+    except SettingsError as exc:  # the configuration is a usage error: exit 2 as argparse does
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
     except (ReelMindError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

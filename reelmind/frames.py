@@ -51,6 +51,9 @@ def choose_times(duration_s: float, starts: list[float], interval_s: float, max_
     When over the cap, shots keep priority over the time floor, and both are thinned evenly so the picks still
     cover the whole video.
     """
+    # The floor below steps by interval_s: 0 or less would never reach a shot's end (`not > 0` refuses NaN too).
+    if not interval_s > 0:
+        raise ValueError(f"frame interval must be a number of seconds > 0, got {interval_s}")
     bounds = sorted(set(starts) | {0.0}) + [duration_s]
     per_shot, floor = [], []
     for shot, (begin, end) in enumerate(zip(bounds, bounds[1:])):
