@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import pickle
-
 import numpy as np
 import pytest
 
 from reelmind.recsys import rerank
+from reelmind.recsys.base import Recommender
 from reelmind.recsys.data import Interactions, Items
 from reelmind.recsys.hybrid import HybridRecommender
+from reelmind.recsys.saving import SavedModel
 
 DAY = 86_400.0
 
@@ -75,10 +75,16 @@ def test_the_ranker_is_trained_and_recommends_the_planted_taste(planted):
         assert all(r.reason for r in recs[u])
 
 
-def test_the_ranked_hybrid_survives_pickling_and_serves_new_users(planted):
+def test_the_ranked_hybrid_is_saved_with_its_ranker_as_text_and_serves_new_users(planted):
     model = planted[0]
-    again = pickle.loads(pickle.dumps(model))  # the recommend flow saves the fitted model this way
-    assert [r.item_id for r in again.recommend("u3", k=10)] == [r.item_id for r in model.recommend("u3", k=10)]
+    saved = model.save()  # as the recommend flow stores it: the ranker in LightGBM's own text format
+    assert [text[:5] for text in saved.texts.values()] == ["tree\n"]
+    again = Recommender.load(SavedModel.from_parts(saved.document_json(), saved.npz(), saved.texts_json()))
+    assert again.ranker is not None and again.ranker.feature_names == model.ranker.feature_names
+    for user in ("u3", "u10"):
+        mine, theirs = model.recommend(user, k=10), again.recommend(user, k=10)
+        assert [r.item_id for r in theirs] == [r.item_id for r in mine]
+        assert np.allclose([r.score for r in theirs], [r.score for r in mine])
     stranger = model.recommend("someone new", k=5)  # no history: the first stage's popularity route
     assert len(stranger) == 5 and all(r.reason.startswith("popular") for r in stranger)
 

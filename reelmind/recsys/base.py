@@ -11,6 +11,10 @@ Like scikit-learn's and cornac's estimators, a model keeps each constructor argu
 name, so `get_params()` reads them back and `clone(**changes)` builds an unfitted model of the same class with
 some of them changed (how the hybrid fits its components, and how the evaluation applies dataset settings).
 
+A fitted model is saved as data, never code (reelmind.recsys.saving): `save()` gives its arrays, JSON and texts,
+`Recommender.load(saved)` rebuilds it. Each model declares what fitting learned beyond the data in `_state()` and
+takes it back in `_restore(state)`; what can be recomputed quickly and exactly from the data is recomputed there.
+
 A user unknown at fit time is row -1: each model scores it as best it can (popularity; content from stated
 interests) or not at all (collaborative filtering), and then returns an empty list rather than failing.
 """
@@ -22,11 +26,14 @@ import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar, Self
 
 import numpy as np
 
 from reelmind.recsys.data import Id, Interactions, Items
+
+if TYPE_CHECKING:
+    from reelmind.recsys.saving import SavedModel
 
 UNKNOWN = -1
 # Users scored per matrix product in recommend_batch: 256 users x 10k items x 4 bytes = 10 MB per score matrix,
@@ -112,6 +119,30 @@ class Recommender(ABC):
     @abstractmethod
     def _fit(self) -> None:
         """Learn from self.interactions / self.items / self.user_texts."""
+
+    def _state(self) -> dict[str, object]:
+        """What fitting learned that `_restore` cannot recompute from self.interactions and self.items: arrays,
+        sparse matrices, models, `saving.Text` and JSON values, by name. By default nothing: `_restore` refits,
+        which suits models whose fit is a few exact array operations."""
+        return {}
+
+    def _restore(self, state: dict[str, object]) -> None:
+        """Become the fitted model again from the saved data (already set) and `_state()`'s values."""
+        self._fit()
+
+    def save(self) -> SavedModel:
+        """This fitted model as arrays, a JSON document and texts (a `saving.SavedModel`); `user_texts`, read only
+        while fitting, are not kept."""
+        from reelmind.recsys import saving  # it imports this module
+
+        return saving.save(self)
+
+    @staticmethod
+    def load(saved: SavedModel) -> Recommender:
+        """The model `saved` holds, rebuilt without running anything from it (see reelmind.recsys.saving)."""
+        from reelmind.recsys import saving
+
+        return saving.load(saved)
 
     @abstractmethod
     def score(self, rows: np.ndarray, interests: Sequence[str | None] | None = None) -> np.ndarray:

@@ -95,6 +95,13 @@ class EASERecommender(_CollaborativeBase):
         B[np.diag_indices_from(B)] = 0.0
         self.B = B.astype(np.float32)
 
+    def _state(self) -> dict[str, object]:
+        return {"B": self.B}
+
+    def _restore(self, state: dict[str, object]) -> None:
+        self._warm()
+        self.B = state["B"]
+
     def score(self, rows: np.ndarray, interests: Sequence[str | None] | None = None) -> np.ndarray:
         out = np.full((len(rows), self.interactions.n_items), -np.inf, np.float32)
         known = rows >= 0
@@ -161,8 +168,18 @@ class ALSRecommender(_CollaborativeBase):
                                         calculate_training_loss=False)
         with threadpool_limits(1, "blas"):  # implicit parallelises itself; threaded BLAS inside it thrashes
             model.fit(self.X.tocsr(), show_progress=False)
-        self.user_factors = np.asarray(model.user_factors, np.float32)
-        self.item_factors = np.asarray(model.item_factors, np.float32)
+        self._set_factors(model.user_factors, model.item_factors)
+
+    def _state(self) -> dict[str, object]:
+        return {"user_factors": self.user_factors, "item_factors": self.item_factors}
+
+    def _restore(self, state: dict[str, object]) -> None:
+        self._warm()
+        self._set_factors(state["user_factors"], state["item_factors"])
+
+    def _set_factors(self, user_factors: np.ndarray, item_factors: np.ndarray) -> None:
+        self.user_factors = np.asarray(user_factors, np.float32)
+        self.item_factors = np.asarray(item_factors, np.float32)
         self._unit_items = l2_normalise(self.item_factors)
         self._cold = self.interactions.item_counts() == 0
 

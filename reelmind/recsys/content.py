@@ -42,6 +42,17 @@ class ContentRecommender(Recommender):
         self.text_backend, self.text_model = text_backend, text_model
 
     def _fit(self) -> None:
+        self._derive()
+        self.interest = np.zeros_like(self.history)
+        self.interest_text: dict[int, str] = {}
+        for user, texts in self.user_texts.items():
+            row = self.interactions.user_index.get(user)
+            if row is not None and texts:
+                self.interest[row] = self._embed_words(texts)
+                self.interest_text[row] = texts[-1]
+
+    def _derive(self) -> None:
+        """Item vectors and history profiles: a few exact array operations on the items and interactions."""
         items = self.items
         if items.text_vectors is None:
             raise ValueError("the content model needs item text vectors")
@@ -58,13 +69,17 @@ class ContentRecommender(Recommender):
                                     X.shape, dtype=np.float32)
         self.history = l2_normalise(np.asarray(weights @ self.V, np.float32))
         self.X = weights
-        self.interest = np.zeros_like(self.history)
-        self.interest_text: dict[int, str] = {}
-        for user, texts in self.user_texts.items():
-            row = inter.user_index.get(user)
-            if row is not None and texts:
-                self.interest[row] = self._embed_words(texts)
-                self.interest_text[row] = texts[-1]
+
+    def _state(self) -> dict[str, object]:
+        """The embedded words of each user (embedding them again needs the text model); their latest words, for
+        reasons."""
+        return {"interest": self.interest, "interest_rows": list(self.interest_text),
+                "interest_texts": list(self.interest_text.values())}
+
+    def _restore(self, state: dict[str, object]) -> None:
+        self._derive()
+        self.interest = state["interest"]
+        self.interest_text = dict(zip(state["interest_rows"], state["interest_texts"]))
 
     def _embed_words(self, texts: Sequence[str]) -> np.ndarray:
         words = _embed_queries(self.text_backend, self.text_model, tuple(texts))

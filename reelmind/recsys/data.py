@@ -101,6 +101,18 @@ class Items:
             raise ValueError("item ids are not unique")
         object.__setattr__(self, "index", index)
 
+    @classmethod
+    def restored(cls, ids: Sequence[Id], titles: Sequence[str], texts: Sequence[str],
+                 text_vectors: np.ndarray | None, visual_vectors: np.ndarray | None,
+                 created_at: np.ndarray | None) -> Items:
+        """Saved items, their vectors kept bit for bit: normalising unit vectors again moves their last bits, and
+        a loaded model must rank exactly as the saved one did."""
+        items = cls(ids, titles, texts, text_vectors, visual_vectors, created_at)
+        for name, value in (("text_vectors", text_vectors), ("visual_vectors", visual_vectors)):
+            if value is not None:
+                object.__setattr__(items, name, value)
+        return items
+
     def __len__(self) -> int:
         return len(self.ids)
 

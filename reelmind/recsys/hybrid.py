@@ -18,7 +18,7 @@ most to its first-stage score.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from reelmind.recsys.content import ContentRecommender
 from reelmind.recsys.data import Interactions
 from reelmind.recsys.metrics import ndcg_at_k
 from reelmind.recsys.popularity import PopularityRecommender
+from reelmind.recsys.saving import Text
 from reelmind.recsys.splits import SplitOptions, split
 
 VALIDATION_FRACTION = 0.2
@@ -142,11 +143,7 @@ class HybridRecommender(Recommender):
     def _fit(self) -> None:
         draws = self._validation_draws() if self.learn_ranker or not self.fixed_weights else []
         self.weights = dict(self.fixed_weights) if self.fixed_weights else self._tune(draws)
-        # per-request lookups, computed once: who watched what, how often
-        self._watched = self.interactions.positive()
-        self._item_counts = self.interactions.item_counts()
-        self._user_counts = np.diff(self._watched.indptr)
-        self._cold = self._item_counts == 0
+        self._derive()
         self.ranker = self._train_ranker(draws) if self.learn_ranker and draws else None
         del draws  # the validation models and score matrices: hundreds of MB on MovieLens
         # content and popularity always: they break ties for cold items and serve new users (NEW_USER_WEIGHTS);
@@ -155,6 +152,27 @@ class HybridRecommender(Recommender):
             {name for name, w in self.weights.items() if w > 0} | {"content", "popularity"}
         self.models = {name: prototype.clone().fit(self.interactions, self.items, self.user_texts)
                        for name, prototype in self.components.items() if name in wanted}
+
+    def _derive(self) -> None:
+        """Per-request lookups, computed once: who watched what, how often."""
+        self._watched = self.interactions.positive()
+        self._item_counts = self.interactions.item_counts()
+        self._user_counts = np.diff(self._watched.indptr)
+        self._cold = self._item_counts == 0
+
+    def _state(self) -> dict[str, object]:
+        """The tuned weights, the fitted components (each saved with its own state) and the ranker as LightGBM
+        text."""
+        ranker = {"text": Text(self.ranker.to_text()), "options": asdict(self.ranker.options)} if self.ranker \
+            else None
+        return {"weights": self.weights, "tuning": self.tuning, "models": self.models, "ranker": ranker}
+
+    def _restore(self, state: dict[str, object]) -> None:
+        self.weights, self.tuning, self.models = state["weights"], state["tuning"], state["models"]
+        self._derive()
+        ranker = state["ranker"]
+        self.ranker = rerank.LearnedRanker.from_text(ranker["text"], rerank.RankerOptions(**ranker["options"])) \
+            if ranker else None
 
     def _validation_draws(self) -> list[ValidationDraw]:
         """VALIDATION_DRAWS random splits of the training data (each user gives up VALIDATION_FRACTION of their

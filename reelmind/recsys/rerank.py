@@ -168,6 +168,19 @@ class LearnedRanker:
         self.booster = model.booster_
         return True
 
+    def to_text(self) -> str:
+        """The trained trees in LightGBM's own text format (feature names included): data, not code."""
+        return self.booster.model_to_string()
+
+    @classmethod
+    def from_text(cls, text: str, options: RankerOptions) -> LearnedRanker:
+        import lightgbm
+
+        ranker = cls(options)
+        ranker.booster = lightgbm.Booster(model_str=text)
+        ranker.feature_names = tuple(ranker.booster.feature_name())
+        return ranker
+
     def predict(self, feats: np.ndarray) -> np.ndarray:
         """(users, candidates) scores, higher first; -inf for padding."""
         n_users, n_cand, n_feat = feats.shape
