@@ -6,8 +6,9 @@
 `fit-recommender` reads the `videos` table (titles, merged documents, text and visual vectors) and the `events`
 table (views with watch fractions, likes, shares, skips, comments, searches), fits the hybrid recommender
 (popularity, collaborative filtering, content-based interest profiles, fused by weights tuned on a validation
-split) and saves it, so `reelmind recommend` can answer users this run did not cover. `write-recommendations`
-computes the top N for every active user and replaces the `recommendations` table in one commit.
+split) and saves it in the database's `models` table (arrays, JSON and LightGBM text, never code), so `reelmind
+recommend` can answer users this run did not cover. `write-recommendations` computes the top N for every active
+user and replaces the `recommendations` table in one commit.
 
 Scheduled hourly and after ingests (see prefect.yaml); run it by hand with `python -m flows.recommend`.
 """

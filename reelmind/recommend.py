@@ -3,7 +3,9 @@
 - `load_catalog`: every committed video as an `Items` row: title, merged document, text and visual vectors;
 - `load_feedback`: the event log as implicit-feedback `Interactions` (weights from event type and watch fraction,
   times for recency) plus each user's own words (comments, searches) for the interest profile;
-- `fit`: a recommender from `reelmind.recsys.registry`, saved to the data folder so on-demand requests reuse it;
+- `fit`: a recommender from `reelmind.recsys.registry`, saved in the database's `models` table (arrays, JSON and
+  LightGBM text: nothing that runs code when read) so on-demand requests reuse it; `load_fitted` serves it to that
+  database only;
 - `write_recommendations`: the top k of every active user, replacing the previous run's rows in one commit (a
   table overwrite is a single new LanceDB version: readers see the old rows or the new ones, never a mix);
 - `recommend_for`: a user's stored picks when the last run stored at least as many as asked for, else picks
@@ -13,25 +15,36 @@
 from __future__ import annotations
 
 import hashlib
-import pickle
+import zipfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from reelmind.config import Settings
+from reelmind.errors import ReelMindError
 from reelmind.events import load_events
-from reelmind.files import atomic_path
-from reelmind.records import TEXT_EVENTS, RecommendationRecord
+from reelmind.records import TEXT_EVENTS, ModelRecord, RecommendationRecord
 from reelmind.recsys import registry
+from reelmind.recsys.base import Recommender
 from reelmind.recsys.data import Interactions, Items, event_weight
+from reelmind.recsys.saving import SavedModel
 from reelmind.store import Store, sql_str
 
-MODEL_FILE = "recommender.pkl"
+# The `models` row that on-demand requests are served from.
+MODEL_NAME = "recommender"
+# Before a new model is saved, the `models` table's older versions are deleted (each holds a whole model), except the
+# current one, which a reader may have opened just before the save, and any saved in the last minute.
+KEEP_OLD_VERSIONS = timedelta(minutes=1)
 # A user is active when they did anything in this many days before the newest event in the log.
 ACTIVE_DAYS = 30
 DAY_S = 86_400
+
+
+class ModelError(ReelMindError):
+    """A saved model that cannot be served here (fitted for another database, or unreadable)."""
+
 
 @dataclass(frozen=True)
 class FittedModel:
@@ -77,8 +90,10 @@ def load_feedback(store: Store, items: Items) -> tuple[Interactions, dict[str, l
     return interactions, texts, active
 
 
-def model_path(settings: Settings) -> Path:
-    return settings.resolved_data_dir() / "models" / MODEL_FILE
+def database_of(store: Store) -> str:
+    """What a saved model records as its database: the URI, a local folder as an absolute path (so a relative and
+    an absolute path to one database agree)."""
+    return store.uri.rstrip("/") if "://" in store.uri else str(Path(store.uri).resolve())
 
 
 def fit(settings: Settings, model: str = "hybrid") -> FittedModel:
@@ -90,26 +105,50 @@ def fit(settings: Settings, model: str = "hybrid") -> FittedModel:
     recommender = registry.make(model).fit(interactions, items, user_texts=texts)
     digest = hashlib.sha256(repr((model, items.ids, interactions.matrix.nnz, interactions.now)).encode())
     fitted = FittedModel(recommender, f"{model}-{digest.hexdigest()[:10]}", active, datetime.now(UTC))
-    with atomic_path(model_path(settings)) as tmp:  # an on-demand reader sees the old model or the new one
-        tmp.write_bytes(pickle.dumps(fitted, protocol=pickle.HIGHEST_PROTOCOL))
+    save_fitted(store, fitted)
     return fitted
 
 
-_loaded: dict[str, tuple[float, FittedModel]] = {}
+def save_fitted(store: Store, fitted: FittedModel) -> None:
+    """Replace the database's saved model in one commit: an on-demand reader sees the old model or the new one."""
+    saved = fitted.model.save()
+    table = store.table(ModelRecord.table)
+    if table is not None:
+        table.optimize(cleanup_older_than=KEEP_OLD_VERSIONS)
+    store.replace(ModelRecord, [ModelRecord(MODEL_NAME, fitted.version, database_of(store), list(fitted.active_users),
+                                            fitted.fitted_at, saved.document_json(), saved.texts_json(),
+                                            saved.npz())])
+
+
+_loaded: dict[str, tuple[int, FittedModel]] = {}  # database -> (its `models` table version, the model read)
 
 
 def load_fitted(settings: Settings) -> FittedModel | None:
-    """The last saved model, loaded once per process (and again only when the flow saved a newer one)."""
-    path = model_path(settings)
-    if not path.is_file():
+    """The database's saved model (None when it has none yet), read once per process and again only when a newer
+    one was saved. A model saved for another database is refused."""
+    store = Store.open(settings.db)
+    table = store.table(ModelRecord.table)
+    if table is None:
         return None
-    mtime = path.stat().st_mtime
-    cached = _loaded.get(str(path))
-    if cached is None or cached[0] != mtime:
-        with path.open("rb") as f:
-            cached = (mtime, pickle.load(f))
-        _loaded[str(path)] = cached
-    return cached[1]
+    here, version = database_of(store), table.version
+    cached = _loaded.get(here)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    rows = table.search().where(f"name = {sql_str(MODEL_NAME)}").limit(None).to_list()
+    if not rows:
+        return None
+    record = ModelRecord.from_row(rows[0])
+    if record.database != here:
+        raise ModelError(f"{here}: the saved model {record.version} was fitted for the database {record.database}, "
+                         f"not this one; run the recommend flow on this database to fit its own")
+    try:
+        model = Recommender.load(SavedModel.from_parts(record.document, record.arrays, record.texts))
+    except (ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"{here}: the saved model {record.version} cannot be read ({' '.join(str(exc).split())}); "
+                         f"run the recommend flow to fit it again") from None
+    fitted = FittedModel(model, record.version, tuple(record.active_users), record.fitted_at)
+    _loaded[here] = (version, fitted)
+    return fitted
 
 
 def write_recommendations(store: Store, fitted: FittedModel, k: int) -> int:

@@ -52,6 +52,7 @@ def vector(space: str) -> Any:
 
 _STR, _F64, _F32, _I32, _I64, _BOOL = pa.string(), pa.float64(), pa.float32(), pa.int32(), pa.int64(), pa.bool_()
 _STRS = pa.list_(pa.string())
+_BYTES = pa.large_binary()  # large: a fitted model's arrays run to hundreds of MB (int32 offsets stop at 2 GB)
 _UTC = pa.timestamp("us", tz="UTC")
 
 
@@ -270,6 +271,23 @@ class RecommendationRecord(Record):
     source: str = column(_STR)  # the model or hybrid component the pick mostly came from
     model_version: str = column(_STR)
     generated_at: datetime = column(_UTC)
+
+
+@dataclass(frozen=True)
+class ModelRecord(Record):
+    """A fitted recommender, kept with the database it was fitted on, as data that cannot run code when read
+    (reelmind.recsys.saving): arrays, a JSON document and texts. Each recommend run replaces it in one commit."""
+    table: ClassVar[str] = "models"
+    key: ClassVar[str] = "name"
+
+    name: str = column(_STR)  # what it serves: "recommender"
+    version: str = column(_STR)  # the stored picks' model_version
+    database: str = column(_STR)  # the database it was fitted on: it is served to no other
+    active_users: list[str] = column(_STRS, internal=True)  # who the run stores picks for
+    fitted_at: datetime = column(_UTC)
+    document: str = column(_STR, internal=True)  # JSON: class, parameters, ids, scalars
+    texts: str = column(_STR, internal=True)  # JSON: long texts by number (the LightGBM ranker)
+    arrays: bytes = column(_BYTES, internal=True)  # npz, read with allow_pickle=False
 
 
 RECORDS: dict[str, type[Record]] = {r.table: r for r in (VideoRecord, SegmentRecord, FrameRecord, FailureRecord,

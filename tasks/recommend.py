@@ -12,7 +12,8 @@ from reelmind.store import Store
 
 @task(name="fit-recommender", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
 def fit_recommender(settings: Settings, model: str) -> tuple[str, int]:
-    """Fit and save the model (the file, not the model, is what travels); returns (version, active users)."""
+    """Fit the model and save it in the database (what travels to the next task is the saved model, not this
+    object); returns (version, active users)."""
     fitted = recommend.fit(settings, model)
     get_run_logger().info("fitted %s on %d users x %d videos; %d active users", fitted.version,
                           fitted.model.interactions.n_users, fitted.model.interactions.n_items,

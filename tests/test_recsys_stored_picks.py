@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from datetime import UTC, datetime
 
 from reelmind import recommend
@@ -19,9 +18,7 @@ def test_asking_for_more_than_was_stored_computes_on_demand(tmp_path):
     items = tiny_items()
     model = EASERecommender(l2=1.0).fit(tiny_interactions(items), items)
     fitted = recommend.FittedModel(model, "ease-test", ("c0", "s1"), datetime.now(UTC))
-    path = recommend.model_path(settings)
-    path.parent.mkdir(parents=True)
-    path.write_bytes(pickle.dumps(fitted))
+    recommend.save_fitted(Store.open(settings.db), fitted)
     assert recommend.write_recommendations(Store.open(settings.db), fitted, k=2) == 4
 
     stored = recommend.recommend_for(settings, "c0", k=2)
