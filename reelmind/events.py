@@ -12,7 +12,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from datetime import UTC, datetime
+import math
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reelmind.errors import ReelMindError
@@ -22,6 +24,10 @@ from reelmind.store import Store
 REQUIRED = ("user_id", "video_id", "event", "timestamp")
 # Reported bad rows per file: enough to fix a file, short enough to read.
 MAX_REPORTED_ERRORS = 20
+# Event times a real log can hold: none before the Unix epoch (a negative or huge number is a unit or data error,
+# and would break recency weights), none more than a day ahead (clock skew between machines and time zones).
+EARLIEST_EVENT = datetime(1970, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
 
 
 class EventError(ReelMindError):
@@ -43,14 +49,29 @@ def make_event(user_id: str, video_id: str, event: str, timestamp: datetime, wat
 
 
 def parse_timestamp(value: object) -> datetime:
-    """Unix seconds (int or float) or ISO 8601 (a date-time without a zone is taken as UTC)."""
+    """Unix seconds (int or float) or ISO 8601 (a date-time without a zone is taken as UTC), between
+    EARLIEST_EVENT and now plus FUTURE_SLACK."""
     text = str(value).strip()
     if not text:
         raise ValueError("empty timestamp")
+    parsed = _parse_time(text)
+    latest = datetime.now(UTC) + FUTURE_SLACK
+    if parsed is None or not EARLIEST_EVENT <= parsed <= latest:
+        raise ValueError(f"timestamp {text!r} is not between {EARLIEST_EVENT:%Y-%m-%d} and {latest:%Y-%m-%d}")
+    return parsed
+
+
+def _parse_time(text: str) -> datetime | None:
+    """The time `text` names, or None for a number no date can hold (inf, nan, 1e20); ValueError if neither form."""
     try:
-        return datetime.fromtimestamp(float(text), tz=UTC)
+        seconds = float(text)
     except ValueError:
-        pass
+        seconds = None
+    if seconds is not None:
+        earliest, latest = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+        if not math.isfinite(seconds) or not earliest.timestamp() <= seconds <= latest.timestamp():
+            return None
+        return datetime.fromtimestamp(seconds, tz=UTC)
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -115,9 +136,7 @@ def read_records(path: Path) -> list[tuple[int, dict | None, str | None]]:
     if path.suffix.lower() == ".csv" or (path.suffix.lower() not in (".jsonl", ".json", ".ndjson")
                                          and not text.lstrip().startswith("{")):
         reader = csv.DictReader(text.splitlines())
-        absent = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-        if absent:
-            raise EventError(str(path), [f"{path}: header lacks required column(s) {', '.join(absent)}"], 1)
+        _check_header(path, reader.fieldnames or [])
         return [(n, dict(row), None) for n, row in enumerate(reader, start=2)]  # row 1 is the header
     out = []
     for n, line in enumerate(text.splitlines(), start=1):
@@ -129,6 +148,16 @@ def read_records(path: Path) -> list[tuple[int, dict | None, str | None]]:
         except json.JSONDecodeError as exc:
             out.append((n, None, f"invalid JSON ({exc.msg})"))
     return out
+
+
+def _check_header(path: Path, columns: list[str]) -> None:
+    """Every required column, each once: a repeated column would silently keep only its last value."""
+    absent = [c for c in REQUIRED if c not in columns]
+    if absent:
+        raise EventError(str(path), [f"{path}: header lacks required column(s) {', '.join(absent)}"], 1)
+    repeated = [c for c, n in Counter(columns).items() if n > 1]
+    if repeated:
+        raise EventError(str(path), [f"{path}: header repeats column {', '.join(map(repr, repeated))}"], 1)
 
 
 def import_events(path: str | Path, store: Store) -> int:

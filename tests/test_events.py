@@ -82,6 +82,33 @@ def test_timestamps():
     assert parse_timestamp("2026-11-23T10:00:00Z") == parse_timestamp(1795428000)
 
 
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "-1e20", "1e20", "-1", "0001-01-01", "9999-12-31T00:00:00"])
+def test_timestamps_outside_the_sane_range_are_refused(value):
+    with pytest.raises(ValueError, match=rf"^timestamp '{value}' is not between 1970-01-01 and \d{{4}}-\d\d-\d\d"):
+        parse_timestamp(value)
+
+
+def test_a_repeated_csv_column_is_refused(tmp_path):
+    store = Store(str(tmp_path / "lancedb"))
+    repeated = tmp_path / "events.csv"
+    repeated.write_text("user_id,video_id,event,timestamp,user_id\nu1,,search,1700000000,u2\n")
+    with pytest.raises(EventError) as caught:
+        import_events(repeated, store)
+    assert caught.value.errors == [f"{repeated}: header repeats column 'user_id'"]
+    assert load_events(store) == []
+
+
+def test_rows_with_bad_timestamps_are_each_named(tmp_path):
+    store = Store(str(tmp_path / "lancedb"))
+    bad = tmp_path / "events.csv"
+    bad.write_text("user_id,video_id,event,timestamp,text\nu1,,search,1700000000,ok\nu1,,search,inf,x\n"
+                   "u2,,search,-1e20,y\n")
+    with pytest.raises(EventError) as caught:
+        import_events(bad, store)
+    assert [e.split(": ", 1)[0] for e in caught.value.errors] == [f"{bad}:3", f"{bad}:4"]
+    assert load_events(store) == []
+
+
 def test_cli_import_add_and_list(db, capsys):
     assert main(["events", "import", str(FIXTURES / "demo_events.csv"), "--db", db]) == 0
     assert "15 new events" in capsys.readouterr().out
