@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 from datetime import UTC
 from pathlib import Path
@@ -23,6 +24,8 @@ from reelmind.records import EVENT_TYPES
 
 # argparse's status for a usage error; a bad setting is one too.
 USAGE_ERROR = 2
+# Enough of an unrecognised LanceDB error to tell what went wrong, within one terminal line or two.
+LANCE_REASON_CHARS = 200
 
 
 def _fmt_time(seconds: float | None) -> str:
@@ -56,6 +59,43 @@ def _add_row(table, *cells) -> None:
     table.add_row(*map(_cell, cells))
 
 
+def _open_store(uri: str):
+    """The database at `uri`, or one line saying why it cannot be opened (a file there, an unreachable store)."""
+    from reelmind.errors import StoreError
+    from reelmind.store import Store
+
+    if "://" not in uri and Path(uri).is_file():
+        raise StoreError(f"{uri}: is a file, not a database folder")
+    try:
+        return Store.open(uri)
+    except OSError as exc:
+        raise StoreError(f"{uri}: cannot open the database ({exc.strerror or _lance_reason(exc)})") from None
+    except (RuntimeError, ValueError) as exc:  # LanceDB's errors from object storage, e.g. an unreachable endpoint
+        raise StoreError(f"{uri}: cannot open the database ({_lance_reason(exc)})") from None
+
+
+def _lance_reason(exc: Exception) -> str:
+    """The innermost reason in a LanceDB error, whose text nests whole Rust error structures, on one short line."""
+    text = " ".join(str(exc).split())
+    messages = re.findall(r'message: "([^"]+)"', text)
+    return messages[-1] if messages else text[:LANCE_REASON_CHARS]
+
+
+def _check_writable(uri: str) -> None:
+    """Ingest writes every folder of a local database: refuse one that cannot be written before any work starts.
+    `os.access` also answers for root, which may write anything except on a read-only mount or an immutable folder."""
+    from reelmind.errors import StoreError
+
+    if "://" in uri:
+        return
+    folder = Path(uri)
+    while not folder.exists():  # a new database is created inside the nearest folder that exists
+        folder = folder.parent
+    for path in [folder, *(Path(d) for d, _, _ in os.walk(folder) if d != str(folder))]:
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise StoreError(f"{uri}: cannot ingest into a database that cannot be written ({path} is read-only)")
+
+
 def _console():
     from rich.console import Console
 
@@ -81,7 +121,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from flows.ingest import ingest
     from reelmind.config import load_settings
 
-    load_settings(db=args.db)  # a bad setting is reported now, before a Prefect server is started for the flow
+    # A bad setting or a database that cannot be written is reported now, before a Prefect server starts.
+    settings = load_settings(db=args.db)
+    _open_store(settings.db)
+    _check_writable(settings.db)
     report = ingest(args.paths, db=args.db, show_progress=True)
     console = _console()
     console.print(ingest_summary(report))
@@ -97,7 +140,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     from reelmind.config import load_settings
     from reelmind.search import search
 
-    hits = search(args.query, load_settings(db=args.db), k=args.k)
+    settings = load_settings(db=args.db)
+    _open_store(settings.db)  # a database that cannot be opened is reported before the model loads
+    hits = search(args.query, settings, k=args.k)
     if args.json:
         print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
         return 0
@@ -117,9 +162,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_videos(args: argparse.Namespace) -> int:
     from reelmind.config import load_settings
     from reelmind.records import SegmentRecord, VideoRecord
-    from reelmind.store import Store
 
-    store = Store.open(load_settings(db=args.db).db)
+    store = _open_store(load_settings(db=args.db).db)
     rows = sorted(store.videos(VideoRecord.public_columns() + ["rev"]), key=lambda r: r["path"])
     if args.json:
         for row in rows:
@@ -139,9 +183,8 @@ def cmd_videos(args: argparse.Namespace) -> int:
 
 def cmd_failures(args: argparse.Namespace) -> int:
     from reelmind.config import load_settings
-    from reelmind.store import Store
 
-    for failure in Store.open(load_settings(db=args.db).db).failures():
+    for failure in _open_store(load_settings(db=args.db).db).failures():
         if args.json:
             print(json.dumps(failure.to_json(), ensure_ascii=False))
         else:
@@ -152,9 +195,8 @@ def cmd_failures(args: argparse.Namespace) -> int:
 def cmd_upgrade(args: argparse.Namespace) -> int:
     from reelmind.config import load_settings
     from reelmind.records import SCHEMA_VERSION
-    from reelmind.store import Store
 
-    store = Store.open(load_settings(db=args.db).db)
+    store = _open_store(load_settings(db=args.db).db)
     for name, version in store.upgrade().items():
         state = "already current" if version == SCHEMA_VERSION else f"upgraded from version {version}"
         print(f"{store.uri}: {name}: {state} (schema version {SCHEMA_VERSION})")
@@ -164,9 +206,8 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 def cmd_events_import(args: argparse.Namespace) -> int:
     from reelmind.config import load_settings
     from reelmind.events import import_events
-    from reelmind.store import Store
 
-    added = import_events(args.file, Store.open(load_settings(db=args.db).db))
+    added = import_events(args.file, _open_store(load_settings(db=args.db).db))
     print(f"{args.file}: {added} new events imported")
     return 0
 
@@ -176,9 +217,8 @@ def cmd_events_add(args: argparse.Namespace) -> int:
 
     from reelmind.config import load_settings
     from reelmind.events import VideoResolver, validate, write_events
-    from reelmind.store import Store
 
-    store = Store.open(load_settings(db=args.db).db)
+    store = _open_store(load_settings(db=args.db).db)
     record = {"user_id": args.user, "video_id": args.video or "", "event": args.event,
               "timestamp": args.timestamp or datetime.now(UTC).isoformat(),
               "watch_fraction": args.watch_fraction, "text": args.text}
@@ -195,9 +235,9 @@ def cmd_events_add(args: argparse.Namespace) -> int:
 def cmd_events_list(args: argparse.Namespace) -> int:
     from reelmind.config import load_settings
     from reelmind.events import load_events
-    from reelmind.store import Store
 
-    rows = sorted(load_events(Store.open(load_settings(db=args.db).db)), key=lambda r: (r["timestamp"], r["user_id"]))
+    rows = sorted(load_events(_open_store(load_settings(db=args.db).db)),
+                  key=lambda r: (r["timestamp"], r["user_id"]))
     for r in rows:
         if args.user and r["user_id"] != args.user:
             continue
@@ -234,11 +274,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
 def cmd_recommend(args: argparse.Namespace) -> int:
     from reelmind.config import load_settings
     from reelmind.recommend import recommend_for
-    from reelmind.store import Store
 
     settings = load_settings(db=args.db)
+    store = _open_store(settings.db)
     picks = recommend_for(settings, args.user, k=args.k, interests=args.interests)
-    videos = {v["id"]: v for v in Store.open(settings.db).videos(["id", "title", "path"])}
+    videos = {v["id"]: v for v in store.videos(["id", "title", "path"])}
     out = [{"rank": p["rank"], "video_id": p["video_id"], "title": videos.get(p["video_id"], {}).get("title", ""),
             "path": videos.get(p["video_id"], {}).get("path", ""), "score": round(float(p["score"]), 4),
             "reason": p["reason"], "source": p["source"], "model_version": p["model_version"],

@@ -10,12 +10,16 @@ All vectors are L2-normalised, so cosine similarity is a dot product.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 
 from reelmind.backends import TextBackend
 from reelmind.registry import register
 from reelmind.vectors import l2_normalise
+
+# A text_model starting so is a local path (a model id is `name` or `org/name`).
+LOCAL_PATH_PREFIXES = ("/", "./", "../", "~")
 
 
 def _normalise(v: np.ndarray) -> np.ndarray:
@@ -52,9 +56,14 @@ class SentenceTransformerText(TextBackend):
     def __init__(self, model: str = ""):
         if not model:
             raise ValueError("the sentence-transformers text backend needs text_model: a folder or model id")
+        if model.startswith(LOCAL_PATH_PREFIXES) and not Path(model).expanduser().exists():
+            raise ValueError(f"text model {model}: no such file or folder")  # before the slow import of torch
         from sentence_transformers import SentenceTransformer
 
-        self.model = SentenceTransformer(model, device="cpu")
+        try:
+            self.model = SentenceTransformer(model, device="cpu")
+        except (OSError, ValueError) as exc:  # e.g. a model id not in the cache with HF_HUB_OFFLINE=1
+            raise ValueError(f"text model {model}: cannot be loaded ({' '.join(str(exc).split())})") from None
         self.model_id = f"sentence-transformers:{model}"
         self.dim = int(self.model.get_sentence_embedding_dimension())
         self._lock = threading.Lock()
