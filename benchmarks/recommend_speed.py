@@ -4,14 +4,18 @@
 
 Fits the hybrid once (not timed as serving), then times recommend_batch for all users (what the recommend flow
 does), 200 single-user `recommend` calls (what `reelmind recommend` does for a user the last run missed), and 60
-calls for new users with stated interests (embedded on the spot).
+calls for new users with stated interests (embedded on the spot). Then saves the model into a temporary database
+as the flow does and times `load_fitted`: its first call (reading the model) and on-demand requests served through
+it (each checks the `models` table's version, and reads nothing more while it is unchanged).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +59,7 @@ def main(folder: str) -> None:
         t = time.perf_counter()
         model.recommend(f"new-{i}", k=20, interests=f"{said[i % len(said)]} #{i}")  # distinct text: no cache
         new_times.append(1000 * (time.perf_counter() - t))
+    served, load_s, save_s, size_mb = serve_saved(model, rng.choice(users, 200))
     limit.restore_original_limits()
     print(f"| {'measure':<44} | {'value':>10} |")
     print(f"|{'-' * 46}|{'-' * 12}|")
@@ -65,6 +70,37 @@ def main(folder: str) -> None:
     print(f"| {'first new user with interests, ms':<44} | {new_user_ms:>10.1f} |")
     print(f"| {'on demand, new user with interests, p50 ms':<44} | {np.percentile(new_times, 50):>10.1f} |")
     print(f"| {'on demand, new user with interests, p95 ms':<44} | {np.percentile(new_times, 95):>10.1f} |")
+    print(f"| {'save the fitted model to its database, s':<44} | {save_s:>10.2f} |")
+    print(f"| {'saved model (npz arrays), MB':<44} | {size_mb:>10.0f} |")
+    print(f"| {'load_fitted, first call (reads the model), s':<44} | {load_s:>10.2f} |")
+    print(f"| {'on demand via load_fitted, known user, p50 ms':<44} | {np.percentile(served, 50):>10.1f} |")
+    print(f"| {'on demand via load_fitted, known user, p95 ms':<44} | {np.percentile(served, 95):>10.1f} |")
+
+
+def serve_saved(model, users) -> tuple[list[float], float, float, float]:
+    """(per-request ms through load_fitted, its first call's s, the save's s, the arrays' MB), in a temporary
+    database."""
+    from reelmind import recommend
+    from reelmind.config import Settings
+    from reelmind.records import ModelRecord
+    from reelmind.store import Store
+
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(db=str(Path(folder) / "lancedb"))
+        store = Store.open(settings.db)
+        started = time.perf_counter()
+        recommend.save_fitted(store, recommend.FittedModel(model, "benchmark", (), datetime.now(UTC)))
+        save_s = time.perf_counter() - started
+        size_mb = len(store.rows(ModelRecord, ["arrays"])[0]["arrays"]) / 1e6
+        started = time.perf_counter()
+        recommend.load_fitted(settings)
+        load_s = time.perf_counter() - started
+        times = []
+        for user in users:
+            t = time.perf_counter()
+            recommend.load_fitted(settings).model.recommend(user, k=20)
+            times.append(1000 * (time.perf_counter() - t))
+    return times, load_s, save_s, size_mb
 
 
 if __name__ == "__main__":
