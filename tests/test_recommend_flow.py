@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
 from reelmind.cli import main
 from reelmind.events import import_events
+from reelmind.records import ModelRecord
 from reelmind.store import Store
 
 from helpers import FIXTURES
@@ -46,6 +48,10 @@ def test_flow_writes_everyones_picks_and_replaces_them(prefect_api, demo_db):
         assert all(r["reason"] and r["model_version"] == first["model_version"] for r in picks)
     second = recommend(db=demo_db)
     assert Store(demo_db).table("recommendations").count_rows() == second["rows"] == first["rows"]
+    # the model is saved in this database, one row replaced by each run, and nowhere beside it
+    [model] = Store(demo_db).rows(ModelRecord, ["version", "database"])
+    assert model["version"] == second["model_version"] and model["database"] == str(Path(demo_db).resolve())
+    assert not (Path(demo_db).parent / "models").exists()
 
 
 def test_cli_reads_stored_picks_and_serves_new_users_on_demand(prefect_api, demo_db, capsys):
