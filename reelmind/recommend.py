@@ -143,7 +143,7 @@ def load_fitted(settings: Settings) -> FittedModel | None:
                          f"not this one; run the recommend flow on this database to fit its own")
     try:
         model = Recommender.load(SavedModel.from_parts(record.document, record.arrays, record.texts))
-    except (ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+    except (ValueError, zipfile.BadZipFile) as exc:
         raise ModelError(f"{here}: the saved model {record.version} cannot be read ({' '.join(str(exc).split())}); "
                          f"run the recommend flow to fit it again") from None
     fitted = FittedModel(model, record.version, tuple(record.active_users), record.fitted_at)

@@ -127,3 +127,19 @@ def test_a_saved_model_naming_a_class_outside_the_registry_is_refused_in_one_lin
     with pytest.raises(recommend.ModelError, match="'subprocess.Popen' is not a registered recommender") as refused:
         recommend.load_fitted(settings)
     assert "\n" not in str(refused.value) and fitted.version in str(refused.value)
+
+
+@pytest.mark.parametrize("damage", [lambda doc: doc["model"]["state"].pop("B"),
+                                    lambda doc: doc["model"].update(state=[1, 2]),
+                                    lambda doc: doc["model"].update(params={"l2": {"$array": 999}})])
+def test_a_damaged_saved_model_is_refused_in_one_line(tmp_path, damage):
+    settings = tiny_database(tmp_path, "a")
+    recommend.fit(settings, "ease")
+    store = Store.open(settings.db)
+    [row] = store.rows(ModelRecord)
+    document = json.loads(row["document"])
+    damage(document)
+    store.replace(ModelRecord, [ModelRecord.from_row({**row, "document": json.dumps(document)})])
+    with pytest.raises(recommend.ModelError, match="cannot be read") as refused:
+        recommend.load_fitted(settings)
+    assert "\n" not in str(refused.value)

@@ -26,7 +26,7 @@ from scipy import sparse
 from reelmind.recsys.base import Recommender
 from reelmind.recsys.data import Interactions, Items
 
-# The document's layout. A reader refuses a newer one rather than misreading it; an older one needs converting.
+# The document's layout. A reader refuses any other: fitting a model again is cheap, serving a misread one is not.
 FORMAT = 1
 
 
@@ -73,10 +73,14 @@ def save(model: Recommender) -> SavedModel:
 
 
 def load(saved: SavedModel) -> Recommender:
+    """The saved model; ValueError (one line) for anything else, such as a document edited by hand."""
     version = saved.document.get("format")
     if version != FORMAT:
         raise ValueError(f"saved model format {version!r}, this ReelMind reads {FORMAT}: fit the model again")
-    model = _Decoder(saved).decode(saved.document["model"])
+    try:
+        model = _Decoder(saved).decode(saved.document["model"])
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise ValueError(f"malformed saved model ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
     if not isinstance(model, Recommender):
         raise ValueError("the saved document holds no model")
     return model
