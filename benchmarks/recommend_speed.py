@@ -73,8 +73,8 @@ def main(folder: str) -> None:
     print(f"| {'save the fitted model to its database, s':<44} | {save_s:>10.2f} |")
     print(f"| {'saved model (npz arrays), MB':<44} | {size_mb:>10.0f} |")
     print(f"| {'load_fitted, first call (reads the model), s':<44} | {load_s:>10.2f} |")
-    print(f"| {'on demand via load_fitted, known user, p50 ms':<44} | {np.percentile(served, 50):>10.1f} |")
-    print(f"| {'on demand via load_fitted, known user, p95 ms':<44} | {np.percentile(served, 95):>10.1f} |")
+    print(f"| {'served via load_fitted, known user, p50 ms':<44} | {np.percentile(served, 50):>10.1f} |")
+    print(f"| {'served via load_fitted, known user, p95 ms':<44} | {np.percentile(served, 95):>10.1f} |")
 
 
 def serve_saved(model, users) -> tuple[list[float], float, float, float]:
