@@ -93,6 +93,11 @@ class Settings:
     # Languages the platform carries; spoken-language detection picks the likeliest of these. Empty: any.
     # Why: Whisper base mistakes robotic or very short Mandarin for Thai or Korean; a platform knows its languages.
     languages: tuple[str, ...] = setting(("en", "zh"), LANGUAGE_CODES)
+    # Largest inputs accepted; a file past them is refused at probe with one line, before any model runs. 4 hours
+    # holds a long podcast or a feature film; a file claiming more is more likely broken or hostile (a 32 KB file
+    # claiming 5 hours took 100 s and 4.4 GB). 4K UHD is the largest picture platforms serve.
+    max_duration_s: float = setting(4 * 3600.0, above(0))
+    max_pixels: int = setting(3840 * 2160, at_least(1))
     # Picture sampling: a frame per shot, at least one every `frame_interval_s`, at most `max_frames` per video.
     max_frames: int = setting(16, at_least(1))
     # Why > 0: sampling steps through each shot by this interval; 0 would never reach the shot's end.

@@ -8,6 +8,7 @@ crash or an unfinished upload often opens fine and only fails where the data sto
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -67,8 +68,10 @@ def content_hash(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def probe(path: str | Path, settle_s: float = 2.0) -> MediaInfo:
-    """Describe `path`, or raise MediaError with the reason it cannot be ingested."""
+def probe(path: str | Path, settle_s: float = 2.0, max_duration_s: float = math.inf,
+          max_pixels: int | float = math.inf) -> MediaInfo:
+    """Describe `path`, or raise MediaError with the reason it cannot be ingested (including a duration or a
+    picture larger than the limits given)."""
     path = Path(path)
     if not path.exists():
         raise MediaError(path, "file not found")
@@ -97,6 +100,11 @@ def probe(path: str | Path, settle_s: float = 2.0) -> MediaInfo:
         duration = _duration_s(container, audio, video)
         if duration <= 0:
             raise MediaError(path, "no playable duration")
+        if duration > max_duration_s:
+            raise MediaError(path, f"{duration:.0f} s long, over the {max_duration_s:.0f} s limit (max_duration_s)")
+        if video is not None and (video.codec_context.width or 0) * (video.codec_context.height or 0) > max_pixels:
+            raise MediaError(path, f"picture {video.codec_context.width}x{video.codec_context.height} is over the "
+                                   f"{max_pixels:.0f}-pixel limit (max_pixels)")
         _check_decodes(path, container, audio or video, duration)
         fps = float(video.average_rate) if video is not None and video.average_rate else None
         return MediaInfo(

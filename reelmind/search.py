@@ -14,6 +14,9 @@ from reelmind import registry
 from reelmind.config import Settings
 from reelmind.store import Store
 
+# Longest query accepted: a long paragraph. The embedder reads 512 tokens at most anyway, and tokenising 100 KB
+# took 25 s; a search box never sends that much, a client that does gets an error.
+MAX_QUERY_CHARS = 2_000
 # Candidates fetched per source before fusing: enough that the top k videos have their best moment.
 CANDIDATES_PER_RESULT = 8
 # A moment must beat the whole document by this much to be what the video is found by; below it, the moment shown
@@ -41,6 +44,8 @@ def search(query: str, settings: Settings, k: int = 5) -> list[SearchHit]:
     query = query.strip()
     if not query:
         raise ValueError("empty query")
+    if len(query) > MAX_QUERY_CHARS:
+        raise ValueError(f"query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}")
     store = Store.open(settings.db)
     text_model = registry.load("text", settings.text_backend, settings.text_model)
     store.check_query_model("videos", "text_vector", text_model.model_id, text_model.dim)

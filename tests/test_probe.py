@@ -161,3 +161,13 @@ def test_media_errors_survive_pickling():
     error = pickle.loads(pickle.dumps(MediaError("/m/a.mp4", "file not found", "audio")))
     assert (error.path, error.reason, error.stage, str(error)) == ("/m/a.mp4", "file not found", "audio",
                                                                    "/m/a.mp4: file not found")
+
+
+@pytest.mark.slow  # the shared real media
+def test_limits_on_duration_and_picture():
+    clip = shared_media("big_buck_bunny_0_30.webm")  # 30 s, 1280x720
+    with pytest.raises(MediaError, match=r"30 s long, over the 20 s limit \(max_duration_s\)"):
+        probe(clip, settle_s=0, max_duration_s=20)
+    with pytest.raises(MediaError, match=r"picture 1280x720 is over the 100000-pixel limit \(max_pixels\)"):
+        probe(clip, settle_s=0, max_pixels=100_000)
+    assert probe(clip, settle_s=0, max_duration_s=31, max_pixels=1280 * 720).duration_s == pytest.approx(30, abs=0.1)

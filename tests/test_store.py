@@ -93,3 +93,10 @@ def test_failures_are_kept_per_path(tmp_path):
     assert [(f.path, f.reason) for f in store.failures()] == [("/m/a.mp4", "file not found")]
     store.clear_failure("/m/a.mp4")
     assert store.failures() == []
+
+
+def test_an_over_long_query_is_refused_before_it_is_embedded(tmp_path):
+    from reelmind.search import MAX_QUERY_CHARS
+
+    with pytest.raises(ValueError, match=f"query is 100000 characters long; the limit is {MAX_QUERY_CHARS}"):
+        search("g" * 100_000, settings_for(str(tmp_path / "db")), k=5)
