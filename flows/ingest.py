@@ -23,7 +23,7 @@ A file that fails (missing, not media, truncated, ...) is reported with a one-li
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -33,19 +33,23 @@ from prefect.runtime import deployment, flow_run
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from reelmind.config import Settings, load_settings
+from reelmind.document import sidecar_path
 from reelmind.errors import MediaError, StoreError
 from reelmind.pipeline import METADATA, SKIP, FileJob, VideoSummary, skipped_summary
 from reelmind.probe import find_media_files
 from reelmind.stages import Stage
+from reelmind.workspace import Claim, release, try_claim
 from tasks.media import extract_sound, plan_file
 from tasks.picture import describe_picture, sample_picture
 from tasks.speech import transcribe_sound
-from tasks.store import record_failure, store_file, update_metadata
+from tasks.store import clear_failures, record_failure, store_file, update_metadata
 
 # At most one task per stage per file. Tasks waiting on upstream futures hold a runner thread, so the runner has a
 # thread for every task of every file in flight, and files in flight are limited instead.
 TASKS_PER_FILE = len(Stage)
 RUNNER_THREADS = 32
+# Seconds between tries to claim a video's work folder that another job of the same content holds.
+CLAIM_RETRY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,15 @@ def _failure(path: str, chain: dict) -> Failure:
     return Failure(path, "did not complete", "unknown")
 
 
+def _claim_for(job: FileJob, held: Claim | None) -> Claim | None:
+    """The claim on the job's work folder: the one held while the file waited its turn, or a new one."""
+    if held is not None and str(held.work_dir) == job.work_dir:
+        return held
+    if held is not None:  # the file changed while it waited: another video now
+        release(held, finished=False)
+    return try_claim(job.work_dir)
+
+
 def _submit_work(job: FileJob, settings: Settings) -> dict:
     """The work a planned file needs, decided here once: the metadata update alone when only its sidecar (or path)
     changed; otherwise the model branches its streams call for, then store. (An unchanged file needs none.)"""
@@ -163,38 +176,81 @@ def ingest(paths: list[str], db: str | None = None, show_progress: bool = False)
     bar = _ProgressBar(len(files)) if show_progress else None
     summaries, failures = [], []
     pending, in_flight = list(files), {}
-    while pending or in_flight:
-        while pending and len(in_flight) < window:
-            path = pending.pop(0)
-            in_flight[path] = {Stage.PROBE: plan_file.submit(path, settings)}
-        # A file's chain is its probe until the plan is in, then the work the plan asked for, ending in store.
-        done, _ = wait([chain.get(Stage.STORE, chain[Stage.PROBE]) for chain in in_flight.values()], timeout=0.5)
-        for path, chain in list(in_flight.items()):
-            last = chain.get(Stage.STORE, chain[Stage.PROBE])
-            if last not in done:
+    # path -> (when to try again, its video's work folder), while another job has that folder; the path is planned
+    # again once it is claimed (the other job has committed the video by then), not re-probed while it waits
+    waiting: dict[str, tuple[float, str]] = {}
+    claims: dict[str, Claim] = {}
+    noted: set[str] = set()  # files whose bad sidecar is already reported
+    sidecar_failures: list[Failure] = []
+    try:
+        while pending or in_flight or waiting:
+            now = time.monotonic()
+            for path, (when, work_dir) in list(waiting.items()):
+                if when <= now and (claim := try_claim(work_dir)) is not None:
+                    del waiting[path]
+                    claims[path] = claim
+                    pending.append(path)
+                elif when <= now:
+                    waiting[path] = (now + CLAIM_RETRY_S, work_dir)
+            while pending and len(in_flight) < window:
+                path = pending.pop(0)
+                in_flight[path] = {Stage.PROBE: plan_file.submit(path, settings)}
+            if not in_flight:
+                time.sleep(CLAIM_RETRY_S)
                 continue
-            for future in chain.values():
-                future.wait()  # sets each future's final state locally; `.state` would otherwise ask the API
-            if not last.state.is_completed():
-                failure = _failure(path, chain)
-                failures.append(failure)
-                record_failure(failure.path, failure.reason, failure.stage, settings)
-            elif Stage.STORE in chain:
-                summaries.append(last.result())
-            elif (job := last.result()).action != SKIP:
-                chain.update(_submit_work(job, settings))
-                continue  # in flight until its store step is done
-            else:
-                summaries.append(skipped_summary(job))
-                logger.info("%s: %s (%s)", path, job.meta.title, SKIP)
-            del in_flight[path]
-            finished = len(summaries) + len(failures)
-            update_progress_artifact(progress_id, 100.0 * finished / max(len(files), 1))
-            if bar:
-                bar.advance(Path(path).name)
+            # A file's chain is its probe until the plan is in, then the work the plan asked for, ending in store.
+            done, _ = wait([chain.get(Stage.STORE, chain[Stage.PROBE]) for chain in in_flight.values()],
+                           timeout=0.5)
+            for path, chain in list(in_flight.items()):
+                last = chain.get(Stage.STORE, chain[Stage.PROBE])
+                if last not in done:
+                    continue
+                for future in chain.values():
+                    future.wait()  # sets each future's final state locally; `.state` would otherwise ask the API
+                if not last.state.is_completed():
+                    outcome = _failure(path, chain)
+                elif Stage.STORE in chain:
+                    outcome = last.result()
+                else:  # the plan is in
+                    job = last.result()
+                    if job.meta.problem and path not in noted:
+                        # a bad sidecar does not stop its video (titled by its file name), but is reported
+                        noted.add(path)
+                        sidecar_failures.append(Failure(str(sidecar_path(path)), job.meta.problem, "metadata"))
+                        record_failure(*astuple(sidecar_failures[-1]), settings)
+                    if job.action == SKIP:
+                        outcome = skipped_summary(job)
+                        logger.info("%s: %s (%s)", path, job.meta.title, SKIP)
+                    elif (claim := _claim_for(job, claims.pop(path, None))) is None:
+                        # the same content is being ingested (another copy of the file, another process)
+                        del in_flight[path]
+                        waiting[path] = (time.monotonic() + CLAIM_RETRY_S, job.work_dir)
+                        continue
+                    else:
+                        claims[path] = claim
+                        chain.update(_submit_work(job, settings))
+                        continue  # in flight until its store step is done
+                if isinstance(outcome, Failure):
+                    failures.append(outcome)
+                    record_failure(*astuple(outcome), settings)
+                else:
+                    summaries.append(outcome)
+                if path in claims:
+                    release(claims.pop(path), finished=not isinstance(outcome, Failure))
+                del in_flight[path]
+                finished = len(summaries) + len(failures)
+                update_progress_artifact(progress_id, 100.0 * finished / max(len(files), 1))
+                if bar:
+                    bar.advance(Path(path).name)
+    finally:
+        for claim in claims.values():  # interrupted: the work folders stay for the run that resumes them
+            release(claim, finished=False)
+    if summaries:  # what failed before and is fine now keeps no failure on record (a sidecar bad just now does)
+        fine = [v.path for v in summaries]
+        clear_failures(fine + [str(sidecar_path(p)) for p in fine if p not in noted], settings)
     if bar:
         bar.close()
-    report = IngestReport(summaries, failures, round(time.perf_counter() - started, 2))
+    report = IngestReport(summaries, failures + sidecar_failures, round(time.perf_counter() - started, 2))
     _publish(report)
     if deployment.id and any(v.action != SKIP for v in report.videos):
         schedule_recommend_after_ingest(settings.recommend_delay_s)
@@ -264,8 +320,10 @@ class _ProgressBar:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+        # markup=False: the description is a file name, which may hold text that looks like rich markup
         self.progress = Progress(TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                 TextColumn("{task.description}"), console=Console(stderr=True), transient=False)
+                                 TextColumn("{task.description}", markup=False), console=Console(stderr=True),
+                                 transient=False)
         self.progress.start()
         self.task = self.progress.add_task("", total=total)
 

@@ -9,6 +9,7 @@ seconds, and removes the work folder.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -30,6 +31,7 @@ from reelmind.records import FrameRecord, SegmentRecord, VectorSpec, VideoRecord
 from reelmind.stages import Stage, StageResult
 from reelmind.store import Store
 from reelmind.vectors import l2_normalise
+from reelmind.workspace import video_thumbnails_dir, video_work_dir
 
 FULL, METADATA, SKIP = "full", "metadata", "skip"
 
@@ -78,16 +80,20 @@ def backend(kind: str, settings: Settings):
 
 def plan_file(path: str, settings: Settings) -> FileJob:
     started = time.perf_counter()
-    info = probe(path, settle_s=settings.settle_s)
+    info = probe(path, settle_s=settings.settle_s, max_duration_s=settings.max_duration_s,
+                 max_pixels=settings.max_pixels)
     meta = load_metadata(path)
     action = FULL
     row = Store.open(settings.db).video(info.video_id)
     if row and row.content_hash == info.content_hash and row.models.get("config") == models_config(settings):
         same_meta = row.sidecar_hash == meta.sidecar_hash and row.path == info.path
-        action = SKIP if same_meta else METADATA
+        # Another copy of a stored file is that video, already stored where it was first found; a file whose
+        # stored path is gone was moved, and its row follows it.
+        copy = row.path != info.path and Path(row.path).is_file()
+        action = SKIP if same_meta or copy else METADATA
     return FileJob(info, meta, action, rev=(row.rev if action != FULL else uuid.uuid4().hex[:12]),
-                   work_dir=str(settings.work_dir / info.video_id),
-                   thumbnails_dir=str(settings.thumbnails_dir / info.video_id),
+                   work_dir=str(video_work_dir(settings, info.video_id)),
+                   thumbnails_dir=str(video_thumbnails_dir(settings, info.video_id)),
                    probe_s=round(time.perf_counter() - started, 3))
 
 
@@ -212,8 +218,9 @@ def store_file(job: FileJob, results: list[StageResult], settings: Settings) -> 
         text_vector=doc_vector, visual_vector=visual, models=models,
         stage_seconds=stage_seconds, ingested_at=datetime.now(UTC))
     store = Store.open(settings.db)
-    store.write_video(video, segments, frame_rows, {"text": VectorSpec(text_model.model_id, text_model.dim),
-                                                    "visual": VectorSpec(vision.model_id, vision.dim)})
+    replaced = store.write_video(video, segments, frame_rows, {"text": VectorSpec(text_model.model_id, text_model.dim),
+                                                               "visual": VectorSpec(vision.model_id, vision.dim)})
+    _remove_thumbnails(settings, replaced)
     store.clear_failure(info.path)
     shutil.rmtree(job.work_dir, ignore_errors=True)
     return VideoSummary(job.video_id, info.path, meta.title, FULL, info.duration_s, transcript.language,
@@ -228,12 +235,20 @@ def update_metadata(job: FileJob, settings: Settings) -> VideoSummary:
     document = build_document(meta, row.transcript or "", list(row.captions or []),
                               [t for t in (row.ocr_text or "").split(" / ") if t])
     vector = backend("text", settings).embed_passages([document])[0]
-    store.update_video(job.video_id, path=job.info.path, sidecar_hash=meta.sidecar_hash, title=meta.title,
-                       description=meta.description, tags=list(meta.tags), uploader=meta.uploader,
-                       published_at=meta.published_at, document=document, text_vector=vector.tolist())
+    replaced = store.update_video(dataclasses.replace(
+        row, path=job.info.path, sidecar_hash=meta.sidecar_hash, title=meta.title, description=meta.description,
+        tags=list(meta.tags), uploader=meta.uploader, published_at=meta.published_at, document=document,
+        text_vector=vector))
+    _remove_thumbnails(settings, replaced)
     store.clear_failure(job.info.path)
     return VideoSummary(job.video_id, job.info.path, meta.title, METADATA, row.duration_s, row.language,
                         row.n_segments, row.n_frames)
+
+
+def _remove_thumbnails(settings: Settings, video_ids: list[str]) -> None:
+    """The thumbnails of videos no longer stored (their path now holds another file)."""
+    for video_id in video_ids:
+        shutil.rmtree(video_thumbnails_dir(settings, video_id), ignore_errors=True)
 
 
 def skipped_summary(job: FileJob) -> VideoSummary:

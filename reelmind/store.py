@@ -14,12 +14,14 @@ its schema version: an older table is upgraded in place when first opened, a new
 
 from __future__ import annotations
 
+import fcntl
 import json
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
 
 import lancedb
 import pyarrow as pa
@@ -41,6 +43,8 @@ VECTORS_METADATA_KEY = b"reelmind.vectors"
 # Lance commits can conflict when several writers upsert at once; a few retries with backoff resolve it.
 COMMIT_RETRIES = 5
 UPGRADE_COMMAND = "reelmind upgrade --db {uri}"
+# In a local database's folder: held while a video is committed (LanceDB lists only `*.lance` folders as tables).
+COMMIT_LOCK_NAME = ".reelmind-commit.lock"
 
 
 def table_schema(record: type[Record], spaces: Mapping[str, VectorSpec] | None = None) -> pa.Schema:
@@ -193,10 +197,11 @@ class Store:
     # -- writes -------------------------------------------------------------------------------------------------
 
     def write_video(self, video: VideoRecord, segments: Sequence[SegmentRecord], frames: Sequence[FrameRecord],
-                    spaces: Mapping[str, VectorSpec]) -> None:
-        """Children first, then the `videos` row (the commit), then sweep the children of older revisions.
-        `spaces`: the model of each embedding space ("text", "visual")."""
-        with self._write_lock:
+                    spaces: Mapping[str, VectorSpec]) -> list[str]:
+        """Children first, then the `videos` row (the commit), then sweep the children of older revisions and any
+        other video that was stored at this path (a path holds one file). `spaces`: the model of each embedding
+        space ("text", "visual"). Returns the ids of the videos it removed."""
+        with self._committing():
             seg_table = self.ensure(SegmentRecord, spaces)
             frame_table = self.ensure(FrameRecord, spaces)
             video_table = self.ensure(VideoRecord, spaces)
@@ -208,15 +213,48 @@ class Store:
             stale = f"video_id = {sql_str(video.id)} AND rev != {sql_str(video.rev)}"
             self._retry(seg_table.delete, stale)
             self._retry(frame_table.delete, stale)
+            return self._evict_path(video)
 
-    def update_video(self, video_id: str, **values: Any) -> None:
-        """Change columns of one committed row (metadata edits that need no model run)."""
-        unknown = set(values) - set(VideoRecord.column_names())
-        if unknown:
-            raise ValueError(f"not columns of videos: {', '.join(sorted(unknown))}")
+    def update_video(self, video: VideoRecord) -> list[str]:
+        """Write one committed video's row again (metadata edits that need no model run; its children stay).
+        A whole-row upsert: LanceDB's column update cannot set a list column to an empty list. Returns the ids of
+        the videos it removed (those stored at the same path)."""
+        with self._committing():
+            self._upsert(self.table(VideoRecord.table), VideoRecord.key, [video.to_row()])
+            return self._evict_path(video)
+
+    def _evict_path(self, video: VideoRecord) -> list[str]:
+        """Remove the other videos stored at `video.path`: the file there now is `video`. Their rows go first (the
+        commit of the removal), then their children."""
+        table = self.table(VideoRecord.table)
+        gone = [r["id"] for r in table.search().where(f"path = {sql_str(video.path)} AND id != {sql_str(video.id)}")
+                .select(["id"]).limit(None).to_list()]
+        if not gone:
+            return []
+        self._retry(table.delete, f"id IN {sql_in(gone)}")
+        for child in (SegmentRecord, FrameRecord):
+            if (child_table := self.table(child.table)) is not None:
+                self._retry(child_table.delete, f"video_id IN {sql_in(gone)}")
+        return gone
+
+    @contextmanager
+    def _committing(self) -> Iterator[None]:
+        """One video commit at a time: across threads (a lock) and, for a local database, across processes (an
+        exclusive lock on a file in the database folder), so two writers of one video cannot interleave their
+        sweeps and leave a row without its children. Object storage has no such lock: there, one writer per
+        database (LanceDB's own commit conflicts are retried, COMMIT_RETRIES)."""
         with self._write_lock:
-            table = self.table(VideoRecord.table)
-            self._retry(lambda: table.update(where=f"id = {sql_str(video_id)}", values=values))
+            if "://" in self.uri:
+                yield
+                return
+            lock_path = Path(self.uri) / COMMIT_LOCK_NAME
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            with lock_path.open("a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
 
     def record_failure(self, path: str, reason: str, stage: str) -> None:
         with self._write_lock:
@@ -224,10 +262,17 @@ class Store:
             self._upsert(table, FailureRecord.key, [FailureRecord(path, reason, stage, _now()).to_row()])
 
     def clear_failure(self, path: str) -> None:
+        self.clear_failures([path])
+
+    def clear_failures(self, paths: Sequence[str]) -> None:
+        """Forget the failures of these paths; no write at all when none is on record (the usual case)."""
         table = self.table(FailureRecord.table)
-        if table is not None:
+        if table is None or not paths:
+            return
+        where = f"path IN {sql_in(paths)}"
+        if table.count_rows(where):
             with self._write_lock:
-                self._retry(table.delete, f"path = {sql_str(path)}")
+                self._retry(table.delete, where)
 
     def insert_new(self, records: Sequence[Record]) -> int:
         """Add records whose key is not stored yet (others are left as they are); returns how many were new."""

@@ -35,3 +35,9 @@ def update_metadata(job: FileJob, settings: Settings) -> VideoSummary:
 def record_failure(path: str, reason: str, stage: str, settings: Settings) -> None:
     Store.open(settings.db).record_failure(path, reason, stage)
     get_run_logger().error("%s: %s (stage %s)", path, reason, stage)
+
+
+@task(name="clear-failures", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+def clear_failures(paths: list[str], settings: Settings) -> None:
+    """Files that failed before and are fine now (stored, updated or unchanged) keep no failure on record."""
+    Store.open(settings.db).clear_failures(paths)
