@@ -114,6 +114,22 @@ def ingest_summary(report):
     return table
 
 
+@contextlib.contextmanager
+def _sigterm_unwinds():
+    """SIGTERM ends the block as Ctrl-C would, by unwinding, so Prefect stops the temporary server it started;
+    Python's default is to die on the spot and leave that server running."""
+    import signal
+
+    def unwind(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, unwind)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     if not args.verbose:
         # The progress bar and the summary table are the terminal's view; Prefect's logs still reach its API/UI.
@@ -125,7 +141,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     settings = load_settings(db=args.db)
     _open_store(settings.db)
     _check_writable(settings.db)
-    report = ingest(args.paths, db=args.db, show_progress=True)
+    with _sigterm_unwinds():
+        report = ingest(args.paths, db=args.db, show_progress=True)
     console = _console()
     console.print(ingest_summary(report))
     for f in report.failures:
