@@ -291,4 +291,4 @@ class ModelRecord(Record):
 
 
 RECORDS: dict[str, type[Record]] = {r.table: r for r in (VideoRecord, SegmentRecord, FrameRecord, FailureRecord,
-                                                         EventRecord, RecommendationRecord)}
+                                                         EventRecord, RecommendationRecord, ModelRecord)}
