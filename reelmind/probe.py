@@ -74,7 +74,7 @@ def probe(path: str | Path, settle_s: float = 2.0, max_duration_s: float = math.
     picture larger than the limits given)."""
     path = Path(path)
     if not path.exists():
-        raise MediaError(path, "file not found")
+        raise MediaError(path, "broken link or link loop" if path.is_symlink() else "file not found")
     if path.is_dir():
         raise MediaError(path, "is a folder, not a media file")
     if is_partial_name(path):
@@ -217,13 +217,27 @@ MEDIA_EXTENSIONS = frozenset({
 def find_media_files(paths: list[str | Path]) -> list[str]:
     """Files named directly, plus media files (by extension) found in folders, recursively, in a stable order; as
     absolute paths with links resolved, each once, so one file named two ways (relatively and absolutely, or
-    through a link) is one file, and a failure is recorded under the same path as a later success."""
+    through a link) is one file, and a failure is recorded under the same path as a later success.
+
+    A folder's scan never leaves the folder: a link inside it to a file outside is skipped, and links to folders
+    are not followed (one inside leads to files the scan finds anyway; one outside, or a loop, leads nowhere we
+    should go). A file named directly is the user's choice and is listed wherever its links lead."""
     found: list[str] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
+            root = path.resolve()
             found += sorted(str(p.resolve()) for p in path.rglob("*")
-                            if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS and not is_partial_name(p))
+                            if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS and not is_partial_name(p)
+                            and p.resolve().is_relative_to(root))
         else:
-            found.append(str(path.resolve()))
+            found.append(_absolute(path))
     return list(dict.fromkeys(found))
+
+
+def _absolute(path: Path) -> str:
+    """`path` with links resolved; a link loop is kept as named (absolute), for probe to refuse in one line."""
+    try:
+        return str(path.resolve())
+    except RuntimeError:  # Python 3.11 reports a link loop this way
+        return os.path.abspath(path)

@@ -171,3 +171,32 @@ def test_limits_on_duration_and_picture():
     with pytest.raises(MediaError, match=r"picture 1280x720 is over the 100000-pixel limit \(max_pixels\)"):
         probe(clip, settle_s=0, max_pixels=100_000)
     assert probe(clip, settle_s=0, max_duration_s=31, max_pixels=1280 * 720).duration_s == pytest.approx(30, abs=0.1)
+
+
+def test_folder_scan_stays_inside_its_folder(tmp_path):
+    """A link inside the folder to a file or folder outside it is not followed out; a link to a file inside it is
+    that file (one video, listed once); a file named explicitly is the user's choice, wherever it lives."""
+    root, outside = tmp_path / "uploads", tmp_path / "private"
+    (root / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "secret.mp4").write_bytes(b"x")
+    (root / "sub" / "clip.mp4").write_bytes(b"x")
+    (root / "leak.mp4").symlink_to(outside / "secret.mp4")
+    (root / "leak_dir").symlink_to(outside)
+    (root / "sub" / "up").symlink_to("../..")                  # a `..` escape through a relative link
+    (root / "alias.mp4").symlink_to(root / "sub" / "clip.mp4")  # inside: the same file
+    assert find_media_files([root]) == [str(root / "sub" / "clip.mp4")]
+    assert find_media_files([root / "leak.mp4"]) == [str(outside / "secret.mp4")]
+    linked_root = tmp_path / "uploads_link"                   # the folder itself named through a link
+    linked_root.symlink_to(root)
+    assert find_media_files([linked_root]) == [str(root / "sub" / "clip.mp4")]
+
+
+def test_symlink_loops_neither_hang_nor_crash(tmp_path):
+    (tmp_path / "self").symlink_to(".")
+    (tmp_path / "a.mp4").symlink_to("b.mp4")
+    (tmp_path / "b.mp4").symlink_to("a.mp4")
+    (tmp_path / "real.mp3").write_bytes(b"x")
+    assert find_media_files([tmp_path]) == [str(tmp_path / "real.mp3")]
+    [named] = find_media_files([tmp_path / "a.mp4"])           # named explicitly: listed, then refused at probe
+    assert "link loop" in _reason(named)

@@ -55,3 +55,24 @@ def test_a_growing_file_waits(tmp_path):
     assert not open_for_writing(target)
     watcher.poll(now=3.5)
     assert [u.size_bytes for u in watcher.poll(now=5.0)] == [len(data)]
+
+
+def test_never_announces_a_path_outside_its_folder(tmp_path):
+    """Links inside the upload folder to files or folders outside it (directly or through `..`) are not followed;
+    a link to another file inside it is that file, announced once."""
+    uploads, private = tmp_path / "uploads", tmp_path / "private"
+    uploads.mkdir()
+    private.mkdir()
+    shutil.copy(FIXTURES / "gardening_podcast.mp3", private / "secret.mp3")
+    shutil.copy(FIXTURES / "tomato_soup_recipe.mp4", private / "secret.mp4")
+    (uploads / "leak.mp3").symlink_to(private / "secret.mp3")
+    (uploads / "leak_dir").symlink_to(private)
+    (uploads / "up").symlink_to("..")
+    (uploads / "a..b.mp4").symlink_to("../private/secret.mp4")  # `..` in the name and the link
+    shutil.copy(FIXTURES / "quarterly_report_silent.mp4", uploads / "ok.mp4")
+    (uploads / "alias.mp4").symlink_to("ok.mp4")
+    got = []
+    watcher = _watcher(tmp_path, got)
+    watcher.poll(now=0.0)
+    watcher.poll(now=2.0)
+    assert [u.path for u in got] == [str(uploads / "ok.mp4")]
