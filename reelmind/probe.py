@@ -88,7 +88,9 @@ def probe(path: str | Path, settle_s: float = 2.0, max_duration_s: float = math.
     except av.error.InvalidDataError:
         raise MediaError(path, "not a media file, or corrupt or truncated (FFmpeg cannot read its format)") from None
     except av.error.FFmpegError as exc:
-        raise MediaError(path, f"cannot open: {exc}") from None
+        # FFmpeg's own words, without the file name PyAV appends: e.g. a raw-video header claiming a 100000x100000
+        # picture is refused as "Device or resource busy"
+        raise MediaError(path, f"cannot open: FFmpeg says {exc.strerror or type(exc).__name__}") from None
     with container:
         audio = next(iter(container.streams.audio), None)
         video = next((s for s in container.streams.video if not _is_cover_art(s)), None)
