@@ -138,3 +138,28 @@ def test_a_bad_sidecar_is_reported_and_its_video_still_ingested(prefect_api, tmp
     fixed = _ingest([media], db)
     assert fixed.ok and [v.action for v in fixed.videos] == ["metadata"]
     assert [r["title"] for r in _rows(db)] == ["Garden hour"] and Store(db).failures() == []
+
+
+def test_two_processes_ingest_the_same_files_into_one_database(prefect_api, tmp_path):
+    """They wait for each other on each video's work folder and commit one at a time: one row per video, each with
+    exactly its committed revision's children, and both runs succeed."""
+    from prefect.settings import PREFECT_API_URL
+
+    media = tmp_path / "media"
+    media.mkdir()
+    for source in (PODCAST, SOUP):
+        shutil.copy(source, media / source.name)
+    db = str(tmp_path / "lancedb")
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "REELMIND_DB": db}
+    procs = [subprocess.Popen([sys.executable, "-m", "flows.ingest", str(media)], cwd=REPO, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    store = Store(db)
+    rows = store.videos(["id", "rev", "n_segments", "n_frames"])
+    assert len(rows) == len({r["id"] for r in rows}) == 2
+    for row in rows:
+        assert len(store.children(SegmentRecord, row["id"], row["rev"])) == row["n_segments"]
+        assert len(store.children(FrameRecord, row["id"], row["rev"])) == row["n_frames"]
+        for child in (SegmentRecord, FrameRecord):  # and no rows of any other revision
+            assert {r["rev"] for r in store.rows(child, ["rev"], where=f"video_id = '{row['id']}'")} <= {row["rev"]}
