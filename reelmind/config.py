@@ -116,6 +116,12 @@ class Settings:
     recommend_delay_s: float = setting(60.0, at_least(0))
     # A file modified this recently is checked again after this many seconds to see whether it is still growing.
     settle_s: float = setting(2.0, at_least(0))
+    # Privacy: with this on, every user id entering ReelMind (events, recommend --user, forget-user) is stored as
+    # a keyed hash of it (reelmind.privacy.store_user_id), so the database never holds the raw id.
+    pseudonymise_user_ids: bool = False
+    # That hash's key, e.g. from REELMIND_USER_ID_KEY: a secret, so kept out of reprs (and logs), and checked where
+    # it is used, whose message does not echo it. A new key orphans every stored id.
+    user_id_key: str = field(default="", repr=False)
 
     def resolved_data_dir(self) -> Path:
         if self.data_dir:

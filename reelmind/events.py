@@ -17,7 +17,9 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from reelmind.config import Settings, SettingsError
 from reelmind.errors import ReelMindError
+from reelmind.privacy import store_user_id
 from reelmind.records import EVENT_TYPES, TEXT_EVENTS, VIDEOLESS_EVENTS, EventRecord
 from reelmind.store import Store
 
@@ -100,7 +102,8 @@ class VideoResolver:
         raise ValueError(f"unknown video {ref!r} (not an ingested video id or file name)")
 
 
-def validate(record: dict, resolver: VideoResolver) -> EventRecord:
+def validate(record: dict, resolver: VideoResolver, settings: Settings | None = None) -> EventRecord:
+    """The event `record` describes, its user id as stored (`settings`: reelmind.privacy.store_user_id)."""
     missing = [c for c in REQUIRED if c not in record or (record[c] in (None, "") and c != "video_id")]
     if missing:
         raise ValueError(f"missing {', '.join(missing)}")
@@ -127,7 +130,8 @@ def validate(record: dict, resolver: VideoResolver) -> EventRecord:
     text = str(record.get("text") or "").strip() or None
     if event in TEXT_EVENTS and not text:
         raise ValueError(f"a {event} event needs text (the comment or the query)")
-    return make_event(user_id, video_id, event, parse_timestamp(record["timestamp"]), fraction, text)
+    return make_event(store_user_id(user_id, settings), video_id, event, parse_timestamp(record["timestamp"]),
+                      fraction, text)
 
 
 def read_records(path: Path) -> list[tuple[int, dict | None, str | None]]:
@@ -160,8 +164,9 @@ def _check_header(path: Path, columns: list[str]) -> None:
         raise EventError(str(path), [f"{path}: header repeats column {', '.join(map(repr, repeated))}"], 1)
 
 
-def import_events(path: str | Path, store: Store) -> int:
-    """Validate every row of `path`, then write them all in one batch; returns the number of new events."""
+def import_events(path: str | Path, store: Store, settings: Settings | None = None) -> int:
+    """Validate every row of `path`, then write them all in one batch; returns the number of new events. User ids
+    are stored as `settings` say (reelmind.privacy.store_user_id)."""
     path = Path(path)
     if not path.is_file():
         raise EventError(str(path), [f"{path}: file not found"], 1)
@@ -171,7 +176,9 @@ def import_events(path: str | Path, store: Store) -> int:
         try:
             if problem:
                 raise ValueError(problem)
-            events.append(validate(record, resolver))
+            events.append(validate(record, resolver, settings))
+        except SettingsError:
+            raise  # the configuration, not the row: one line, not one per row
         except ValueError as exc:
             errors.append(f"{path}:{n}: {exc}")
     if errors:

@@ -151,6 +151,11 @@ def load_fitted(settings: Settings) -> FittedModel | None:
     return fitted
 
 
+def forget_loaded(store: Store) -> None:
+    """Drop the database's model read into this process: it may hold a user who has been forgotten."""
+    _loaded.pop(database_of(store), None)
+
+
 def write_recommendations(store: Store, fitted: FittedModel, k: int) -> int:
     recs = fitted.model.recommend_batch(list(fitted.active_users), k=k) if fitted.active_users else {}
     now = datetime.now(UTC)

@@ -144,6 +144,12 @@ def _embed_queries(backend: str, model: str, texts: tuple[str, ...]) -> np.ndarr
     return words
 
 
+def forget_embedded_words() -> None:
+    """Drop every cached embedding of users' words (a user has been forgotten): the cache is keyed by the words, not
+    by who said them, so one user's entries cannot be picked out."""
+    _embed_queries.cache_clear()
+
+
 def _short(text: str, limit: int = 50) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 1] + "…"
