@@ -84,7 +84,8 @@ def probe(path: str | Path, settle_s: float = 2.0, max_duration_s: float = math.
     if size == 0:
         raise MediaError(path, "empty file (0 bytes)")
     try:
-        container = av.open(str(path))
+        # metadata in another encoding, or damaged, is kept with replacement characters rather than failing
+        container = av.open(str(path), metadata_errors="replace")
     except av.error.InvalidDataError:
         raise MediaError(path, "not a media file, or corrupt or truncated (FFmpeg cannot read its format)") from None
     except av.error.FFmpegError as exc:
