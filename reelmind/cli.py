@@ -5,6 +5,8 @@
     reelmind videos [--json]                    what is stored
     reelmind failures [--json]                  files that could not be ingested, and why
     reelmind upgrade [--db URI]                 bring an older database to this version's schema
+    reelmind reindex [--db URI]                 re-embed the stored texts with the configured text model
+    reelmind forget-user USER [--db URI]        delete a user's events, picks and model data, old versions too
 
 Usage errors exit with status 2 (argparse's convention).
 """
@@ -220,11 +222,56 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from reelmind.config import load_settings
+    from reelmind.reindex import needs_reindex, reindex, target_spec
+
+    settings = load_settings(db=args.db)
+    store = _open_store(settings.db)
+    reason = needs_reindex(store, settings)
+    if reason is None:
+        print(f"{store.uri}: already indexed with {target_spec(settings).model_id}")
+        return 0
+    print(f"{store.uri}: {reason}")
+    with _ReindexProgress() as progress:
+        report = reindex(store, settings, progress=progress.update)
+    rows = ", ".join(f"{n} {table}" for table, n in report.embedded.items())
+    reused = sum(report.reused.values())
+    print(f"{store.uri}: re-embedded {rows} with {report.model_id} (dim {report.dim}) in {report.seconds:.1f} s"
+          + (f" ({reused} rows staged by an earlier, interrupted run reused)" if reused else ""))
+    return 0
+
+
+class _ReindexProgress:
+    """A terminal progress bar per table (rich, on stderr), as the ingest shows one."""
+
+    def __init__(self):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("reindex {task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=Console(stderr=True))
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def update(self, table: str, done: int, total: int) -> None:
+        if table not in self.tasks:
+            self.tasks[table] = self.progress.add_task(table, total=total)
+        self.progress.update(self.tasks[table], completed=done)
+
+
 def cmd_events_import(args: argparse.Namespace) -> int:
     from reelmind.config import load_settings
     from reelmind.events import import_events
 
-    added = import_events(args.file, _open_store(load_settings(db=args.db).db))
+    settings = load_settings(db=args.db)
+    added = import_events(args.file, _open_store(settings.db), settings)
     print(f"{args.file}: {added} new events imported")
     return 0
 
@@ -235,12 +282,13 @@ def cmd_events_add(args: argparse.Namespace) -> int:
     from reelmind.config import load_settings
     from reelmind.events import VideoResolver, validate, write_events
 
-    store = _open_store(load_settings(db=args.db).db)
+    settings = load_settings(db=args.db)
+    store = _open_store(settings.db)
     record = {"user_id": args.user, "video_id": args.video or "", "event": args.event,
               "timestamp": args.timestamp or datetime.now(UTC).isoformat(),
               "watch_fraction": args.watch_fraction, "text": args.text}
     try:
-        event = validate(record, VideoResolver(store))
+        event = validate(record, VideoResolver(store), settings)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -252,11 +300,13 @@ def cmd_events_add(args: argparse.Namespace) -> int:
 def cmd_events_list(args: argparse.Namespace) -> int:
     from reelmind.config import load_settings
     from reelmind.events import load_events
+    from reelmind.privacy import store_user_id
 
-    rows = sorted(load_events(_open_store(load_settings(db=args.db).db)),
-                  key=lambda r: (r["timestamp"], r["user_id"]))
+    settings = load_settings(db=args.db)
+    rows = sorted(load_events(_open_store(settings.db)), key=lambda r: (r["timestamp"], r["user_id"]))
+    user = store_user_id(args.user, settings) if args.user else None
     for r in rows:
-        if args.user and r["user_id"] != args.user:
+        if user and r["user_id"] != user:
             continue
         print(json.dumps({**r, "timestamp": r["timestamp"].isoformat()}, ensure_ascii=False))
     return 0
@@ -290,11 +340,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     from reelmind.config import load_settings
+    from reelmind.privacy import store_user_id
     from reelmind.recommend import recommend_for
 
     settings = load_settings(db=args.db)
     store = _open_store(settings.db)
-    picks = recommend_for(settings, args.user, k=args.k, interests=args.interests)
+    picks = recommend_for(settings, store_user_id(args.user, settings), k=args.k, interests=args.interests)
     videos = {v["id"]: v for v in store.videos(["id", "title", "path"])}
     out = [{"rank": p["rank"], "video_id": p["video_id"], "title": videos.get(p["video_id"], {}).get("title", ""),
             "path": videos.get(p["video_id"], {}).get("path", ""), "score": round(float(p["score"]), 4),
@@ -308,6 +359,17 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     for p in out:
         _add_row(table, p["rank"], p["title"], p["reason"], f"{p['score']:.3f}")
     _console().print(table if out else "no recommendations (no videos?)")
+    return 0
+
+
+def cmd_forget_user(args: argparse.Namespace) -> int:
+    from reelmind.config import load_settings
+    from reelmind.privacy import forget_user, store_user_id
+
+    settings = load_settings(db=args.db)
+    report = forget_user(_open_store(settings.db), store_user_id(args.user, settings))
+    for part in report.tables:
+        print(f"{part.table}: {part.rows} row(s) removed, {part.versions} old version(s) removed")
     return 0
 
 
@@ -385,6 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interests", help='stated interests, e.g. "I like sci-fi with space battles"')
     p.set_defaults(func=cmd_recommend)
 
+    p = with_db(sub.add_parser("forget-user", help="delete everything stored about a user, old versions too"))
+    p.add_argument("user", metavar="USER")
+    p.set_defaults(func=cmd_forget_user)
+
     p = sub.add_parser("recommend-offline", help="batch recommendations from CSV files (for evaluation)")
     p.add_argument("--items", required=True, help="ITEMS.csv: item_id,title,text")
     p.add_argument("--interactions", required=True, help="TRAIN.csv: user_id,item_id,timestamp[,weight]")
@@ -417,6 +483,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_db(sub.add_parser("upgrade", help="bring an older database's tables to this version's schema"))
     p.set_defaults(func=cmd_upgrade)
+
+    p = with_db(sub.add_parser("reindex", help="re-embed the stored texts with the configured text model"))
+    p.set_defaults(func=cmd_reindex)
 
     p = with_db(sub.add_parser("failures", help="files that could not be ingested"))
     p.add_argument("--json", action="store_true")

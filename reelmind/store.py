@@ -18,9 +18,10 @@ import fcntl
 import json
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import lancedb
@@ -43,6 +44,8 @@ VECTORS_METADATA_KEY = b"reelmind.vectors"
 # Lance commits can conflict when several writers upsert at once; a few retries with backoff resolve it.
 COMMIT_RETRIES = 5
 UPGRADE_COMMAND = "reelmind upgrade --db {uri}"
+# Re-embeds a database's texts with the configured text model (reelmind.reindex).
+REINDEX_COMMAND = "reelmind reindex --db {uri}"
 # In a local database's folder: held while a video is committed (LanceDB lists only `*.lance` folders as tables).
 COMMIT_LOCK_NAME = ".reelmind-commit.lock"
 
@@ -131,7 +134,7 @@ class Store:
                 table = self.db.open_table(record.table)  # another writer created it first
             self._tables[record.table] = table
         if spaces:
-            self._check_vectors(record.table, table, schema)
+            self._check_vectors(record.table, table, schema, self.uri)
         return table
 
     # -- schema versions ----------------------------------------------------------------------------------------
@@ -175,7 +178,7 @@ class Store:
         return before
 
     @staticmethod
-    def _check_vectors(name: str, table: lancedb.table.Table, schema: pa.Schema) -> None:
+    def _check_vectors(name: str, table: lancedb.table.Table, schema: pa.Schema, uri: str) -> None:
         wanted = json.loads(schema.metadata[VECTORS_METADATA_KEY]) if schema.metadata else {}
         have = vector_specs(table)
         for column, spec in wanted.items():
@@ -183,8 +186,8 @@ class Store:
             if old and (old.model_id, old.dim) != (spec["model_id"], spec["dim"]):
                 raise StoreError(
                     f"table '{name}' column '{column}' holds vectors of {old.model_id} (dim {old.dim}); refusing "
-                    f"vectors of {spec['model_id']} (dim {spec['dim']}): use another database (--db) for this "
-                    f"model, or re-ingest everything into a new one")
+                    f"vectors of {spec['model_id']} (dim {spec['dim']}): to re-embed the stored texts with it, "
+                    f"run: {REINDEX_COMMAND.format(uri=uri)}")
 
     def check_query_model(self, table_name: str, column: str, model_id: str, dim: int) -> None:
         table = self.table(table_name)
@@ -192,7 +195,8 @@ class Store:
         if spec and (spec.model_id, spec.dim) != (model_id, dim):
             raise StoreError(f"table '{table_name}' column '{column}' was embedded with {spec.model_id} "
                              f"(dim {spec.dim}) but the configured model is {model_id} (dim {dim}); configure "
-                             f"the same text model to search it")
+                             f"the same text model to search it, or re-embed with this one: "
+                             f"{REINDEX_COMMAND.format(uri=self.uri)}")
 
     # -- writes -------------------------------------------------------------------------------------------------
 
@@ -286,10 +290,43 @@ class Store:
             self._upsert(table, record.key, list(unique.values()), update_matched=False)
             return table.count_rows() - before
 
+    def purge(self, record: type[Record], where: str | None) -> tuple[int, int]:
+        """Remove the rows matching `where` from disk, not only from the latest version: rewrite the table without
+        them in one commit, then remove every older version and the files only they use. (A delete would leave the
+        rows in their data files, marked deleted, until compaction, which LanceDB skips while few are, and its
+        transaction would spell out `where`.) Readers still on an older version lose it; rows another process adds
+        during the rewrite are lost, so forget users while nothing else writes the table. Returns (rows removed,
+        versions removed); `where` None removes no rows, only older versions."""
+        with self._write_lock:
+            table = self.table(record.table)
+            if table is None:
+                return 0, 0
+            removed = table.count_rows(where) if where else 0
+            if removed:
+                kept = table.search().where(f"({where}) IS NOT TRUE").limit(None).to_arrow()
+                table = self.db.create_table(record.table, kept, schema=table.schema, mode="overwrite")
+                self._tables[record.table] = table
+            before = len(table.list_versions())
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # that older versions go is the point here
+                self._retry(lambda: table.optimize(cleanup_older_than=timedelta(0)))
+            return removed, before - len(table.list_versions())
+
     def replace(self, record: type[Record], records: Sequence[Record]) -> None:
         """Replace a whole table in one commit (a new version): readers see the old rows or the new, never a mix."""
         data = pa.Table.from_pylist([r.to_row() for r in records], schema=table_schema(record))
         with self._write_lock:
+            self._tables[record.table] = self.db.create_table(record.table, data, mode="overwrite")
+
+    def swap_table(self, record: type[Record], data: pa.Table, versions: Mapping[str, int]) -> None:
+        """Replace the record's table by `data`, whose schema may differ (another model's vectors), in one commit
+        made while no video is committed; refused if a table changed since its version in `versions` (tables the
+        data was derived from: a write since would be lost)."""
+        with self._committing():
+            changed = [name for name, version in versions.items() if self.table(name).version != version]
+            if changed:
+                raise StoreError(f"{self.uri}: {', '.join(changed)} changed while '{record.table}' was re-embedded; "
+                                 f"run {REINDEX_COMMAND.format(uri=self.uri)} again (its finished work is kept)")
             self._tables[record.table] = self.db.create_table(record.table, data, mode="overwrite")
 
     def _upsert(self, table: lancedb.table.Table, key: str, rows: list[dict], update_matched: bool = True) -> None:
