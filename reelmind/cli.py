@@ -22,6 +22,7 @@ import sys
 from datetime import UTC
 from pathlib import Path
 
+from reelmind.errors import one_line
 from reelmind.records import EVENT_TYPES
 
 # argparse's status for a usage error; a bad setting is one too.
@@ -148,7 +149,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     console = _console()
     console.print(ingest_summary(report))
     for f in report.failures:
-        print(f"error: {f.path}: {f.reason}", file=sys.stderr)
+        print(f"error: {one_line(f.path)}: {f.reason}", file=sys.stderr)
     media_s = sum(v.duration_s for v in report.videos if v.action == "full")
     console.print(f"{len(report.videos)} ok ({media_s:.1f} s of media through the models), "
                   f"{len(report.failures)} failed")

@@ -5,6 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def one_line(text: str) -> str:
+    """`text` with its line breaks and other control characters escaped (a file name may hold a newline), so a
+    message that quotes it stays one line."""
+    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in text)
+
+
 class ReelMindError(Exception):
     """Base for errors shown to users as a single line."""
 
@@ -16,7 +22,7 @@ class MediaError(ReelMindError):
         self.path = str(path)
         self.reason = " ".join(str(reason).split())  # one line, whatever the library said
         self.stage = stage
-        super().__init__(f"{self.path}: {self.reason}")
+        super().__init__(f"{one_line(self.path)}: {self.reason}")
 
     def __reduce__(self):
         # Rebuilt from its fields, not its message: a failure raised on a Dask worker reaches the flow whole.

@@ -200,3 +200,13 @@ def test_symlink_loops_neither_hang_nor_crash(tmp_path):
     assert find_media_files([tmp_path]) == [str(tmp_path / "real.mp3")]
     [named] = find_media_files([tmp_path / "a.mp4"])           # named explicitly: listed, then refused at probe
     assert "link loop" in _reason(named)
+
+
+def test_a_name_with_a_line_break_stays_one_line(tmp_path):
+    path = tmp_path / "two\nlines\u2028.mp4"
+    path.write_bytes(b"")
+    with pytest.raises(MediaError) as caught:
+        probe(path, settle_s=0)
+    message = str(caught.value)
+    assert message.isprintable() and message.endswith("two\\nlines\\u2028.mp4: empty file (0 bytes)")
+    assert caught.value.path == str(path)  # the error keeps the real path; only its message escapes it
