@@ -135,6 +135,15 @@ def _failure(path: str, chain: dict) -> Failure:
     return Failure(path, "did not complete", "unknown")
 
 
+def _record(failure: Failure, settings: Settings) -> None:
+    """Record a failure in the database; when even that fails (a full disk, a read-only database) the batch goes
+    on: the failure is still in the report and in the log."""
+    try:
+        record_failure(*astuple(failure), settings)
+    except Exception as exc:  # noqa: BLE001 - whatever the database says, the other files still get their turn
+        get_run_logger().error("%s: could not record this failure (%s)", failure.path, " ".join(str(exc).split()))
+
+
 def _claim_for(job: FileJob, held: Claim | None) -> Claim | None:
     """The claim on the job's work folder: the one held while the file waited its turn, or a new one."""
     if held is not None and str(held.work_dir) == job.work_dir:
@@ -217,7 +226,7 @@ def ingest(paths: list[str], db: str | None = None, show_progress: bool = False)
                         # a bad sidecar does not stop its video (titled by its file name), but is reported
                         noted.add(path)
                         sidecar_failures.append(Failure(str(sidecar_path(path)), job.meta.problem, "metadata"))
-                        record_failure(*astuple(sidecar_failures[-1]), settings)
+                        _record(sidecar_failures[-1], settings)
                     if job.action == SKIP:
                         outcome = skipped_summary(job)
                         logger.info("%s: %s (%s)", path, job.meta.title, SKIP)
@@ -232,7 +241,7 @@ def ingest(paths: list[str], db: str | None = None, show_progress: bool = False)
                         continue  # in flight until its store step is done
                 if isinstance(outcome, Failure):
                     failures.append(outcome)
-                    record_failure(*astuple(outcome), settings)
+                    _record(outcome, settings)
                 else:
                     summaries.append(outcome)
                 if path in claims:

@@ -48,6 +48,8 @@ UPGRADE_COMMAND = "reelmind upgrade --db {uri}"
 REINDEX_COMMAND = "reelmind reindex --db {uri}"
 # In a local database's folder: held while a video is committed (LanceDB lists only `*.lance` folders as tables).
 COMMIT_LOCK_NAME = ".reelmind-commit.lock"
+# How the OS's ENOSPC reads in a LanceDB error.
+NO_SPACE = "No space left on device"
 
 
 def table_schema(record: type[Record], spaces: Mapping[str, VectorSpec] | None = None) -> pa.Schema:
@@ -338,12 +340,16 @@ class Store:
 
         self._retry(merge)
 
-    @staticmethod
-    def _retry(fn, *args):
+    def _retry(self, fn, *args):
+        """Run one write, retrying commit conflicts; a full disk is one line (nothing of the write is committed:
+        a Lance commit is the last step of a write, so the database stays as it was, readable)."""
         for attempt in range(COMMIT_RETRIES):
             try:
                 return fn(*args)
             except (OSError, RuntimeError) as exc:
+                if NO_SPACE in str(exc):
+                    raise StoreError(f"{self.uri}: no space left on the device that holds the database; this "
+                                     f"write was not committed") from None
                 if attempt == COMMIT_RETRIES - 1 or "conflict" not in str(exc).lower():
                     raise
                 time.sleep(0.1 * 2 ** attempt)
