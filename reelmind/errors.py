@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
+
+# Characters that break a line or control a terminal: control codes, and the line and paragraph separators.
+LINE_BREAKING_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
 
 
 def one_line(text: str) -> str:
-    """`text` with its line breaks and other control characters escaped (a file name may hold a newline), so a
-    message that quotes it stays one line."""
-    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in text)
+    """`text` with its line breaks and control characters escaped (a file name may hold a newline), so a message
+    that quotes it stays one line; every other character, in any script, is kept as it is."""
+    return "".join(ch.encode("unicode_escape").decode() if unicodedata.category(ch) in LINE_BREAKING_CATEGORIES
+                   else ch for ch in text)
 
 
 class ReelMindError(Exception):

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from reelmind.config import Settings
-from reelmind.errors import MediaError
+from reelmind.errors import MediaError, one_line
 from reelmind.probe import probe
 from reelmind.records import FrameRecord, SegmentRecord
 from reelmind.store import Store
@@ -163,9 +163,9 @@ def check_outcome(prober: Prober, path: Path, data: bytes):
     """The property: a truthful description of `path`, or a one-line refusal that starts with it."""
     outcome = prober(path)
     if isinstance(outcome, MediaError):
-        assert outcome.path == str(path) and str(outcome) == f"{path}: {outcome.reason}"
-        # one line after the name (which may itself hold a line break: the name is the user's, the reason ours)
-        assert len(outcome.reason.splitlines()) == 1
+        # one line, the name first (its line breaks and control characters escaped), then the reason
+        assert outcome.path == str(path) and str(outcome) == f"{one_line(str(path))}: {outcome.reason}"
+        assert len(str(outcome).splitlines()) == 1
         assert str(path) not in outcome.reason  # named once, at the start
         return outcome
     info = outcome
