@@ -35,7 +35,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from reelmind.config import Settings, load_settings
 from reelmind.document import sidecar_path
 from reelmind.errors import MediaError, StoreError
-from reelmind.pipeline import METADATA, SKIP, FileJob, VideoSummary, skipped_summary
+from reelmind.pipeline import METADATA, SKIP, FileJob, VideoSummary, plan_is_current, skipped_summary
 from reelmind.probe import find_media_files
 from reelmind.stages import Stage
 from reelmind.workspace import Claim, release, try_claim
@@ -234,6 +234,11 @@ def ingest(paths: list[str], db: str | None = None, show_progress: bool = False)
                         # the same content is being ingested (another copy of the file, another process)
                         del in_flight[path]
                         waiting[path] = (time.monotonic() + CLAIM_RETRY_S, job.work_dir)
+                        continue
+                    elif not plan_is_current(job, settings):
+                        # the video was stored by another job between this plan and the claim: plan again
+                        claims[path] = claim
+                        chain[Stage.PROBE] = plan_file.submit(path, settings)
                         continue
                     else:
                         claims[path] = claim

@@ -83,18 +83,29 @@ def plan_file(path: str, settings: Settings) -> FileJob:
     info = probe(path, settle_s=settings.settle_s, max_duration_s=settings.max_duration_s,
                  max_pixels=settings.max_pixels)
     meta = load_metadata(path)
-    action = FULL
     row = Store.open(settings.db).video(info.video_id)
-    if row and row.content_hash == info.content_hash and row.models.get("config") == models_config(settings):
-        same_meta = row.sidecar_hash == meta.sidecar_hash and row.path == info.path
-        # Another copy of a stored file is that video, already stored where it was first found; a file whose
-        # stored path is gone was moved, and its row follows it.
-        copy = row.path != info.path and Path(row.path).is_file()
-        action = SKIP if same_meta or copy else METADATA
+    action = _action(info, meta, row, settings)
     return FileJob(info, meta, action, rev=(row.rev if action != FULL else uuid.uuid4().hex[:12]),
                    work_dir=str(video_work_dir(settings, info.video_id)),
                    thumbnails_dir=str(video_thumbnails_dir(settings, info.video_id)),
                    probe_s=round(time.perf_counter() - started, 3))
+
+
+def _action(info: MediaInfo, meta: Metadata, row: VideoRecord | None, settings: Settings) -> str:
+    """What a file needs, given what the database holds for its content."""
+    if not (row and row.content_hash == info.content_hash and row.models.get("config") == models_config(settings)):
+        return FULL
+    same_meta = row.sidecar_hash == meta.sidecar_hash and row.path == info.path
+    # Another copy of a stored file is that video, already stored where it was first found; a file whose stored
+    # path is gone was moved, and its row follows it.
+    copy = row.path != info.path and Path(row.path).is_file()
+    return SKIP if same_meta or copy else METADATA
+
+
+def plan_is_current(job: FileJob, settings: Settings) -> bool:
+    """Whether the database still calls for what `job` plans (another job may have stored the same content since
+    the plan was made: then it is planned again)."""
+    return _action(job.info, job.meta, Store.open(settings.db).video(job.video_id), settings) == job.action
 
 
 def _finish(stage: Stage, record: Path, payload: dict, started: float, model: str = "",

@@ -22,6 +22,8 @@ from reelmind.errors import MediaError
 PARTIAL_SUFFIXES = (".part", ".partial", ".crdownload", ".download", ".tmp", ".temp", ".swp", ".!ut")
 # Read in 1 MiB blocks: large enough to hash at disk speed, small enough to keep memory flat.
 HASH_BLOCK_BYTES = 1 << 20
+# Shorter than a frame at 100 fps is nothing to see or hear (and would be stored as 0.0 s at millisecond precision).
+MIN_DURATION_S = 0.01
 # Decoding checks the file up to this close to its stated end (seconds).
 TAIL_CHECK_S = 1.0
 # ...allowing its last packet to start this much before the stated end: the last video frame or audio packet
@@ -101,7 +103,7 @@ def probe(path: str | Path, settle_s: float = 2.0, max_duration_s: float = math.
             if stream is not None and stream.codec_context is None:
                 raise MediaError(path, f"unsupported {stream.type} codec (FFmpeg has no decoder for it)")
         duration = _duration_s(container, audio, video)
-        if duration <= 0:
+        if duration < MIN_DURATION_S:
             raise MediaError(path, "no playable duration")
         if duration > max_duration_s:
             raise MediaError(path, f"{duration:.0f} s long, over the {max_duration_s:.0f} s limit (max_duration_s)")

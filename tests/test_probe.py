@@ -210,3 +210,17 @@ def test_a_name_with_a_line_break_stays_one_line(tmp_path):
     message = str(caught.value)
     assert message.endswith("two\\nlines\\u2028.mp4: empty file (0 bytes)") and len(message.splitlines()) == 1
     assert caught.value.path == str(path)  # the error keeps the real path; only its message escapes it
+
+
+def test_a_duration_that_rounds_to_nothing_is_refused(tmp_path):
+    """Found by the deeper hostile-media run (an mp4 whose header's timescale was overwritten): a file of a few
+    samples was described with duration 0.0 s. Here: a WAV of two samples at 8 kHz."""
+    import wave
+
+    path = tmp_path / "tiny.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x01\x00" * 2)
+    assert _reason(path) == "no playable duration"
