@@ -30,3 +30,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def video_record(video_id: str, **fields):
+    """A stored video row for tests that build a database without ingesting: an audio-only 10 s clip titled by its
+    id at /media/<id>.mp4, revision r1; `fields` override any column (`title` is also the document unless given)."""
+    from datetime import UTC, datetime
+
+    from reelmind.records import VideoRecord
+
+    title = fields.get("title", video_id)
+    row = dict(id=video_id, rev="r1", path=f"/media/{video_id}.mp4", content_hash=video_id * 4, sidecar_hash="",
+               size_bytes=1, title=title, description="", tags=[], uploader="", published_at="", duration_s=10.0,
+               container="mp4", has_audio=True, has_video=False, width=None, height=None, fps=None,
+               audio_codec="aac", video_codec=None, language="en", transcript="", captions=[], caption_source="",
+               ocr_text="", document=title, n_frames=0, n_segments=0, thumbnail_path="",
+               ingested_at=datetime.now(UTC))
+    return VideoRecord(**(row | fields))

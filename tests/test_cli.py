@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import UTC, datetime
 
 import pytest
 
@@ -14,7 +13,7 @@ from reelmind.pipeline import VideoSummary
 from reelmind.records import SegmentRecord, VectorSpec, VideoRecord
 from reelmind.store import Store
 
-from helpers import shared_media
+from helpers import shared_media, video_record
 
 # Titles and file names that rich would read as console markup if they reached it unescaped.
 MARKUP_TITLE = "Cooking show [/bold] finale"
@@ -83,12 +82,8 @@ def markup_db(tmp_path, monkeypatch):
     for video_id, title, path in [("v1", MARKUP_TITLE, "/media/finale.mp4"),
                                   ("v2", "[reverse]styled", f"/media/{MARKUP_NAME}")]:
         vector = model.embed_passages([title])[0]
-        video = VideoRecord(
-            id=video_id, rev="r1", path=path, content_hash=video_id * 8, sidecar_hash="", size_bytes=1, title=title,
-            description="", tags=[], uploader="", published_at="", duration_s=10.0, container="mp4",
-            has_audio=True, has_video=False, width=None, height=None, fps=None, audio_codec="aac", video_codec=None,
-            language="en", transcript=f"[bold]{title}", captions=[], caption_source="", ocr_text="", document=title,
-            n_frames=0, n_segments=1, thumbnail_path="", text_vector=vector, ingested_at=datetime.now(UTC))
+        video = video_record(video_id, path=path, title=title, transcript=f"[bold]{title}", n_segments=1,
+                             text_vector=vector)
         segment = SegmentRecord(f"{video_id}:0", video_id, "r1", 0, 0.0, 1.0, f"[/red] {title}", vector)
         store.write_video(video, [segment], [], spaces)
     return store.uri

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -16,6 +15,8 @@ from reelmind.errors import StoreError
 from reelmind.records import SegmentRecord, VectorSpec, VideoRecord
 from reelmind.store import Store
 
+from helpers import video_record
+
 SPACES = {"text": VectorSpec("test-text-model", 384), "visual": VectorSpec("test-visual-model", 4)}
 FS_SIZE = "8m"
 LEFT_FREE = 200_000  # bytes left on the filesystem: less than the second write needs
@@ -23,13 +24,7 @@ LEFT_FREE = 200_000  # bytes left on the filesystem: less than the second write 
 
 def _video(video_id: str, n_segments: int) -> tuple[VideoRecord, list[SegmentRecord]]:
     rng = np.random.default_rng(0)
-    video = VideoRecord(
-        id=video_id, rev="r1", path=f"/m/{video_id}.mp4", content_hash=video_id, sidecar_hash="", size_bytes=1,
-        title=video_id, description="", tags=[], uploader="", published_at="", duration_s=1.0, container="mp4",
-        has_audio=True, has_video=False, width=None, height=None, fps=None, audio_codec="aac", video_codec=None,
-        language="en", transcript="", captions=[], caption_source="", ocr_text="", document=video_id, n_frames=0,
-        n_segments=n_segments, thumbnail_path="", text_vector=rng.standard_normal(384),
-        ingested_at=datetime.now(UTC))
+    video = video_record(video_id, n_segments=n_segments, text_vector=rng.standard_normal(384))
     segments = [SegmentRecord(f"{video_id}:{i}", video_id, "r1", i, float(i), i + 1.0, "words " * 40,
                               rng.standard_normal(384)) for i in range(n_segments)]
     return video, segments

@@ -18,6 +18,7 @@ from reelmind.events import make_event, write_events
 from reelmind.records import ModelRecord, VectorSpec, VideoRecord
 from reelmind.store import Store
 
+from helpers import video_record
 from recsys_contract import tiny_interactions, tiny_items
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -41,13 +42,7 @@ def tiny_database(folder: Path, name: str) -> Settings:
 
 
 def _video(vid: str, title: str, vector: np.ndarray) -> VideoRecord:
-    return VideoRecord(
-        id=vid, rev="r1", path=f"/media/{vid}.mp4", content_hash=vid, sidecar_hash="", size_bytes=1, title=title,
-        description="", tags=[], uploader="", published_at="", duration_s=30.0, container="mp4", has_audio=True,
-        has_video=False, width=None, height=None, fps=None, audio_codec=None, video_codec=None, language="en",
-        transcript="", captions=[], caption_source="", ocr_text="", document=title, n_frames=0, n_segments=0,
-        thumbnail_path="", text_vector=vector.tolist(), visual_vector=None, models={}, stage_seconds={},
-        ingested_at=NOW)
+    return video_record(vid, title=title, duration_s=30.0, text_vector=vector.tolist(), ingested_at=NOW)
 
 
 def on_demand_ids(settings: Settings, user: str = "c0", k: int = 3) -> list[str]:

