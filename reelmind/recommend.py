@@ -112,9 +112,7 @@ def fit(settings: Settings, model: str = "hybrid") -> FittedModel:
 def save_fitted(store: Store, fitted: FittedModel) -> None:
     """Replace the database's saved model in one commit: an on-demand reader sees the old model or the new one."""
     saved = fitted.model.save()
-    table = store.table(ModelRecord.table)
-    if table is not None:
-        table.optimize(cleanup_older_than=KEEP_OLD_VERSIONS)
+    store.drop_old_versions(ModelRecord, KEEP_OLD_VERSIONS)
     store.replace(ModelRecord, [ModelRecord(MODEL_NAME, fitted.version, database_of(store), list(fitted.active_users),
                                             fitted.fitted_at, saved.document_json(), saved.texts_json(),
                                             saved.npz())])

@@ -317,8 +317,20 @@ class Store:
     def replace(self, record: type[Record], records: Sequence[Record]) -> None:
         """Replace a whole table in one commit (a new version): readers see the old rows or the new, never a mix."""
         data = pa.Table.from_pylist([r.to_row() for r in records], schema=table_schema(record))
-        with self._write_lock:
-            self._tables[record.table] = self.db.create_table(record.table, data, mode="overwrite")
+        # Under the commit lock: two processes overwriting at once (two recommend runs) made LanceDB refuse the
+        # later overwrite as a commit conflict; one after the other, the last one wins whole. Conflicts with a
+        # writer on another machine (object storage) are retried.
+        with self._committing():
+            self._tables[record.table] = self._retry(
+                lambda: self.db.create_table(record.table, data, mode="overwrite"))
+
+    def drop_old_versions(self, record: type[Record], older_than: timedelta) -> None:
+        """Compact the record's table and delete its versions older than `older_than` (under the commit lock, so
+        it never races another process's overwrite)."""
+        table = self.table(record.table)
+        if table is not None:
+            with self._committing():
+                self._retry(lambda: table.optimize(cleanup_older_than=older_than))
 
     def swap_table(self, record: type[Record], data: pa.Table, versions: Mapping[str, int]) -> None:
         """Replace the record's table by `data`, whose schema may differ (another model's vectors), in one commit

@@ -14,7 +14,7 @@ from reelmind.store import Store
 
 from recsys_contract import tiny_interactions, tiny_items
 
-RUNS_EACH = 3  # several rounds each, so the two writers' commits interleave
+RUNS_EACH = 5  # several rounds each, so the two writers' commits interleave
 
 
 def _run(db: str, name: str) -> None:
