@@ -48,6 +48,8 @@ UPGRADE_COMMAND = "reelmind upgrade --db {uri}"
 REINDEX_COMMAND = "reelmind reindex --db {uri}"
 # In a local database's folder: held while a video is committed (LanceDB lists only `*.lance` folders as tables).
 COMMIT_LOCK_NAME = ".reelmind-commit.lock"
+# Values per `IN (...)` filter: long enough to batch, short enough for LanceDB's SQL planner.
+FILTER_CHUNK = 1_000
 # How the OS's ENOSPC reads in a LanceDB error.
 NO_SPACE = "No space left on device"
 
@@ -273,12 +275,14 @@ class Store:
     def clear_failures(self, paths: Sequence[str]) -> None:
         """Forget the failures of these paths; no write at all when none is on record (the usual case)."""
         table = self.table(FailureRecord.table)
-        if table is None or not paths:
+        if table is None or not paths or table.count_rows() == 0:
             return
-        where = f"path IN {sql_in(paths)}"
-        if table.count_rows(where):
-            with self._write_lock:
-                self._retry(table.delete, where)
+        # In chunks: a batch of 100k files must not become one 100k-term filter.
+        for start in range(0, len(paths), FILTER_CHUNK):
+            where = f"path IN {sql_in(paths[start:start + FILTER_CHUNK])}"
+            if table.count_rows(where):
+                with self._write_lock:
+                    self._retry(table.delete, where)
 
     def insert_new(self, records: Sequence[Record]) -> int:
         """Add records whose key is not stored yet (others are left as they are); returns how many were new."""
