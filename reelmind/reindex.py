@@ -161,7 +161,7 @@ def _open_staging(store: Store, record: type[Record], schema: pa.Schema) -> lanc
     """The record's staging table for this schema, whose metadata names the target model; staging with another
     schema (another model) is discarded."""
     name = record.table + STAGING_SUFFIX
-    if name in _table_names(store):
+    if name in store.table_names():
         staging = store.db.open_table(name)
         if staging.schema.equals(schema, check_metadata=True):
             return staging
@@ -171,13 +171,8 @@ def _open_staging(store: Store, record: type[Record], schema: pa.Schema) -> lanc
 
 def _drop_staging(store: Store, record: type[Record]) -> None:
     name = record.table + STAGING_SUFFIX
-    if name in _table_names(store):
+    if name in store.table_names():
         store.db.drop_table(name)
-
-
-def _table_names(store: Store) -> list[str]:
-    result = store.db.list_tables()
-    return list(getattr(result, "tables", result))
 
 
 def _current_rows(store: Store, record: type[Record], committed: dict[str, str]) -> list[dict]:

@@ -113,7 +113,7 @@ class Store:
 
     def table(self, name: str) -> lancedb.table.Table | None:
         if name not in self._tables:
-            if name not in self._table_names():
+            if name not in self.table_names():
                 return None
             table = self.db.open_table(name)
             if name in RECORDS:
@@ -123,7 +123,7 @@ class Store:
         table.checkout_latest()  # see other processes' commits
         return table
 
-    def _table_names(self) -> list[str]:
+    def table_names(self) -> list[str]:
         result = self.db.list_tables()
         return list(getattr(result, "tables", result))
 
@@ -174,7 +174,7 @@ class Store:
     def upgrade(self) -> dict[str, int]:
         """Bring every ReelMind table of this database to SCHEMA_VERSION; returns each table's version before."""
         before = {}
-        for name in self._table_names():
+        for name in self.table_names():
             if name in RECORDS:
                 self._tables.pop(name, None)
                 before[name] = schema_version(self.db.open_table(name), RECORDS[name])

@@ -91,7 +91,7 @@ def files_mentioning(folder: Path, *needles: str) -> list[str]:
 def versions_mentioning(store: Store, *needles: str) -> list[str]:
     """`table@version` for every still-existing version of every table with a value holding any needle."""
     found = []
-    for name in store._table_names():
+    for name in store.table_names():
         table = store.db.open_table(name)
         for version in [v["version"] for v in table.list_versions()]:
             table.checkout(version)
