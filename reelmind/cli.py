@@ -158,11 +158,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from reelmind.config import load_settings
-    from reelmind.search import search
+    from reelmind.search import SearchFilters, search
 
     settings = load_settings(db=args.db)
     _open_store(settings.db)  # a database that cannot be opened is reported before the model loads
-    hits = search(args.query, settings, k=args.k)
+    filters = SearchFilters(language=args.language, min_duration_s=args.min_duration, max_duration_s=args.max_duration,
+                            uploader=args.uploader, published_after=args.published_after,
+                            published_before=args.published_before, has_speech=args.has_speech,
+                            has_screen_text=args.has_screen_text)
+    hits = search(args.query, settings, k=args.k, filters=filters)
     if args.json:
         print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
         return 0
@@ -418,6 +422,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("--k", type=int, default=5, help="number of videos (default 5)")
     p.add_argument("--json", action="store_true")
+    filters = p.add_argument_group("filters (only videos that match them all)")
+    filters.add_argument("--language", help="spoken language code, e.g. en or zh")
+    filters.add_argument("--min-duration", type=float, metavar="SECONDS")
+    filters.add_argument("--max-duration", type=float, metavar="SECONDS")
+    filters.add_argument("--uploader")
+    filters.add_argument("--published-after", metavar="DATE", help="ISO 8601, e.g. 2024-01-31")
+    filters.add_argument("--published-before", metavar="DATE")
+    filters.add_argument("--has-speech", action="store_true", help="only videos with transcribed speech")
+    filters.add_argument("--has-screen-text", action="store_true", help="only videos with on-screen text")
     p.set_defaults(func=cmd_search)
 
     p = with_db(sub.add_parser("videos", help="list stored videos"))

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 from reelmind import registry
 from reelmind.config import Settings
-from reelmind.store import Store
+from reelmind.store import Store, sql_in, sql_str
 
 # Longest query accepted: a long paragraph. The embedder reads 512 tokens at most anyway, and tokenising 100 KB
 # took 25 s; a search box never sends that much, a client that does gets an error.
@@ -22,6 +22,44 @@ CANDIDATES_PER_RESULT = 8
 # A moment must beat the whole document by this much to be what the video is found by; below it, the moment shown
 # is still the best one, but the score is the document's (a title match should not lose to a stray phrase).
 MOMENT_MARGIN = 0.0
+# With filters, candidates are fetched by similarity and then filtered, so more are fetched: a filter that keeps
+# one video in FILTERED_OVERFETCH * CANDIDATES_PER_RESULT still fills the results.
+FILTERED_OVERFETCH = 8
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Which videos a search may return; None (or False for the flags) leaves that property open.
+    `published_*` compare with the sidecar's ISO 8601 `published_at` as text (dates sort as text)."""
+    language: str | None = None
+    min_duration_s: float | None = None
+    max_duration_s: float | None = None
+    uploader: str | None = None
+    published_after: str | None = None
+    published_before: str | None = None
+    has_speech: bool = False
+    has_screen_text: bool = False
+
+    def where(self) -> str | None:
+        """The filters as a SQL condition on the `videos` table (values quoted by `sql_str`), or None."""
+        terms = []
+        if self.language:
+            terms.append(f"language = {sql_str(self.language)}")
+        if self.min_duration_s is not None:
+            terms.append(f"duration_s >= {float(self.min_duration_s)!r}")
+        if self.max_duration_s is not None:
+            terms.append(f"duration_s <= {float(self.max_duration_s)!r}")
+        if self.uploader:
+            terms.append(f"uploader = {sql_str(self.uploader)}")
+        if self.published_after:
+            terms.append(f"published_at >= {sql_str(self.published_after)}")
+        if self.published_before:
+            terms.append(f"published_at <= {sql_str(self.published_before)}")
+        if self.has_speech:
+            terms.append("n_segments > 0")
+        if self.has_screen_text:
+            terms.append("ocr_text != ''")
+        return " AND ".join(terms) or None
 
 
 @dataclass(frozen=True)
@@ -40,7 +78,8 @@ class SearchHit:
         return asdict(self)
 
 
-def search(query: str, settings: Settings, k: int = 5) -> list[SearchHit]:
+def search(query: str, settings: Settings, k: int = 5, filters: SearchFilters | None = None) -> list[SearchHit]:
+    """The `k` videos that best match `query` (among those `filters` allow), each with its best moment."""
     query = query.strip()
     if not query:
         raise ValueError("empty query")
@@ -50,7 +89,8 @@ def search(query: str, settings: Settings, k: int = 5) -> list[SearchHit]:
     text_model = registry.load("text", settings.text_backend, settings.text_model)
     store.check_query_model("videos", "text_vector", text_model.model_id, text_model.dim)
     q = text_model.embed_queries([query])[0]
-    n = max(k * CANDIDATES_PER_RESULT, 20)
+    where = filters.where() if filters else None
+    n = max(k * CANDIDATES_PER_RESULT, 20) * (FILTERED_OVERFETCH if where else 1)
     documents = store.nearest("videos", "text_vector", q, n)
     moments = [("speech", r) for r in store.nearest("segments", "vector", q, n)]
     moments += [("screen", r) for r in store.nearest("frames", "text_vector", q, n)]
@@ -60,6 +100,10 @@ def search(query: str, settings: Settings, k: int = 5) -> list[SearchHit]:
         moments += [("screen", r) for r in pictures]
 
     committed = store.video_revisions([r["id"] for r in documents] + [r["video_id"] for _, r in moments])
+    if where:
+        allowed = {r["id"] for r in store.videos(["id"], where=f"({where}) AND id IN {sql_in(committed)}")} \
+            if committed else set()
+        committed = {video_id: row for video_id, row in committed.items() if video_id in allowed}
     best: dict[str, SearchHit] = {}
     for row in documents:
         if row["id"] in committed and committed[row["id"]]["rev"] == row["rev"]:
