@@ -7,7 +7,9 @@ words). In a process: the loaded model (reelmind.recommend) and embeddings of us
 only hides (`Store.purge`). The model is deleted rather than refitted: that is correct at once and cannot fail,
 while a refit needs the text model, a catalogue and the model kind the recommend flow chose; the next on-demand
 request or recommend run fits a new one from events that no longer hold the user, and other users' stored picks
-are served meanwhile. Thumbnails (per video) and the watcher's state (paths) hold nothing about users.
+are served meanwhile. Thumbnails (per video) and the watcher's state (paths) hold nothing about users. Versions
+before the `models` table pickled the model into `models/recommender.pkl` beside the database: that file is never
+read now, and it is deleted unread (reading a pickle to look for the user could run code).
 
 With `pseudonymise_user_ids` on, every user id entering ReelMind goes through `store_user_id` (a keyed hash), so
 the raw id is never written.
@@ -19,6 +21,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from reelmind.config import Settings, SettingsError
 from reelmind.records import EventRecord, ModelRecord, RecommendationRecord, Record
@@ -29,6 +32,8 @@ PSEUDONYM_HEX_CHARS = 32
 # The shortest key accepted: with a short one, whoever holds the database could guess it and then recover ids by
 # hashing candidate names.
 MIN_KEY_CHARS = 16
+# Where ReelMind before the `models` table kept the fitted model (every user's row in it), beside the database.
+LEGACY_MODEL_FILE = Path("models") / "recommender.pkl"
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ def forget_user(store: Store, user_id: str) -> ForgetReport:
     tables = (_purge(store, EventRecord, f"user_id = {who}"),
               _purge(store, RecommendationRecord, f"user_id = {who}"),
               _purge(store, ModelRecord, _models_holding(store, user_id)))
+    tables += _remove_legacy_model(store)
     _forget_cached(store)
     return ForgetReport(user_id, tables)
 
@@ -75,6 +81,15 @@ def forget_user(store: Store, user_id: str) -> ForgetReport:
 def _purge(store: Store, record: type[Record], where: str | None) -> Purged:
     rows, versions = store.purge(record, where)
     return Purged(record.table, rows, versions)
+
+
+def _remove_legacy_model(store: Store) -> tuple[Purged, ...]:
+    """Delete an old version's pickled model beside a local database, if there is one."""
+    path = Path(store.uri).parent / LEGACY_MODEL_FILE
+    if "://" in store.uri or not path.is_file():
+        return ()
+    path.unlink()
+    return (Purged(str(LEGACY_MODEL_FILE), 1, 0),)
 
 
 def _models_holding(store: Store, user_id: str) -> str | None:

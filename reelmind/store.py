@@ -19,7 +19,7 @@ import json
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -289,7 +289,7 @@ class Store:
         if not records:
             return 0
         record = type(records[0])
-        with self._write_lock:
+        with self._committing():  # not between a purge's read and its rewrite (reelmind.privacy)
             table = self.ensure(record)
             before = table.count_rows()
             unique = {getattr(r, record.key): r.to_row() for r in records}
@@ -300,10 +300,11 @@ class Store:
         """Remove the rows matching `where` from disk, not only from the latest version: rewrite the table without
         them in one commit, then remove every older version and the files only they use. (A delete would leave the
         rows in their data files, marked deleted, until compaction, which LanceDB skips while few are, and its
-        transaction would spell out `where`.) Readers still on an older version lose it; rows another process adds
-        during the rewrite are lost, so forget users while nothing else writes the table. Returns (rows removed,
-        versions removed); `where` None removes no rows, only older versions."""
-        with self._write_lock:
+        transaction would spell out `where`.) Readers still on an older version lose it. Under the commit lock,
+        which every writer of a local database takes, so no other process's rows can land between the read and the
+        rewrite (on object storage, forget users while nothing else writes). Returns (rows removed, versions
+        removed); `where` None removes no rows, only older versions."""
+        with self._committing():
             table = self.table(record.table)
             if table is None:
                 return 0, 0
@@ -318,15 +319,21 @@ class Store:
                 self._retry(lambda: table.optimize(cleanup_older_than=timedelta(0)))
             return removed, before - len(table.list_versions())
 
-    def replace(self, record: type[Record], records: Sequence[Record]) -> None:
-        """Replace a whole table in one commit (a new version): readers see the old rows or the new, never a mix."""
+    def replace(self, record: type[Record], records: Sequence[Record],
+                precondition: Callable[[], bool] | None = None) -> bool:
+        """Replace a whole table in one commit (a new version): readers see the old rows or the new, never a mix.
+        `precondition`, checked under the commit lock, can call the write off (e.g. the picks of a model that a
+        newer run has replaced meanwhile); returns whether the table was replaced."""
         data = pa.Table.from_pylist([r.to_row() for r in records], schema=table_schema(record))
         # Under the commit lock: two processes overwriting at once (two recommend runs) made LanceDB refuse the
         # later overwrite as a commit conflict; one after the other, the last one wins whole. Conflicts with a
         # writer on another machine (object storage) are retried.
         with self._committing():
+            if precondition is not None and not precondition():
+                return False
             self._tables[record.table] = self._retry(
                 lambda: self.db.create_table(record.table, data, mode="overwrite"))
+            return True
 
     def drop_old_versions(self, record: type[Record], older_than: timedelta) -> None:
         """Compact the record's table and delete its versions older than `older_than` (under the commit lock, so

@@ -15,6 +15,7 @@ import pytest
 from reelmind import recommend
 from reelmind.config import Settings
 from reelmind.events import make_event, write_events
+from reelmind.privacy import LEGACY_MODEL_FILE
 from reelmind.records import ModelRecord, VectorSpec, VideoRecord
 from reelmind.store import Store
 
@@ -22,8 +23,6 @@ from helpers import video_record
 from recsys_contract import tiny_interactions, tiny_items
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
-# Where versions before this one kept the model, for every database in the folder.
-OLD_MODEL_FILE = Path("models") / "recommender.pkl"
 
 
 def tiny_database(folder: Path, name: str) -> Settings:
@@ -71,7 +70,7 @@ class RunsCode:
 
 def test_a_crafted_pickle_where_the_model_used_to_be_is_never_run(tmp_path):
     settings = tiny_database(tmp_path, "a")
-    marker, old = tmp_path / "code-ran", settings.resolved_data_dir() / OLD_MODEL_FILE
+    marker, old = tmp_path / "code-ran", settings.resolved_data_dir() / LEGACY_MODEL_FILE
     old.parent.mkdir(parents=True)
     old.write_bytes(pickle.dumps(RunsCode(marker)))
     assert all(vid.startswith("a-") for vid in on_demand_ids(settings))  # no model yet: one is fitted

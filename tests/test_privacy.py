@@ -4,6 +4,7 @@ videos, its views as events, plus one user with a comment and a search, a saved 
 
 from __future__ import annotations
 
+import pickle
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from reelmind import recommend, registry
 from reelmind.cli import main
 from reelmind.config import Settings, SettingsError
 from reelmind.events import load_events, make_event, write_events
-from reelmind.privacy import forget_user, store_user_id
+from reelmind.privacy import LEGACY_MODEL_FILE, forget_user, store_user_id
 from reelmind.records import EventRecord, RecommendationRecord, VectorSpec, VideoRecord
 from reelmind.recsys import content
 from reelmind.store import Store
@@ -115,11 +116,16 @@ def test_a_forgotten_user_is_in_no_table_version_and_no_file(tmp_path):
     assert {f.split("/")[0] for f in files_mentioning(db, USER, SECRET_WORDS)} == {
         "events.lance", "recommendations.lance", "models.lance"}
     assert len(versions_mentioning(store, USER, SECRET_WORDS, SEARCHED)) > 3
+    legacy = db.parent / LEGACY_MODEL_FILE  # an older ReelMind's pickled model, never read now
+    legacy.parent.mkdir(parents=True)
+    legacy.write_bytes(pickle.dumps({"users": [USER, "c0"]}))
 
     report = forget_user(store, USER)
 
-    assert {p.table: p.rows for p in report.tables} == {"events": 6, "recommendations": 3, "models": 1}
-    assert all(p.versions > 0 for p in report.tables)
+    assert {p.table: p.rows for p in report.tables} == {"events": 6, "recommendations": 3, "models": 1,
+                                                         str(LEGACY_MODEL_FILE): 1}
+    assert all(p.versions > 0 for p in report.tables[:3])
+    assert not legacy.exists()
     assert files_mentioning(db, USER, SECRET_WORDS, SEARCHED) == []
     assert versions_mentioning(store, USER, SECRET_WORDS, SEARCHED) == []
     assert content._embed_queries.cache_info().currsize == 0
@@ -181,3 +187,27 @@ def test_pseudonymising_without_a_usable_key_is_refused_in_one_line(tmp_path, mo
     monkeypatch.setenv("REELMIND_USER_ID_KEY", key)
     assert main(["forget-user", USER, "--db", str(tmp_path / "lancedb")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def _import_events_meanwhile(db: str, batches: int) -> None:
+    store = Store(db)
+    for n in range(batches):
+        write_events(store, [make_event(f"writer-{n}-{i}", "v1", "view", datetime(2026, 1, 1, tzinfo=UTC), 1.0)
+                             for i in range(5)])
+
+
+def test_events_imported_by_another_process_while_forgetting_are_kept(tmp_path):
+    import multiprocessing
+
+    settings = build_database(tmp_path)
+    store, batches = Store.open(settings.db), 20
+    writer = multiprocessing.get_context("spawn").Process(target=_import_events_meanwhile, args=(settings.db, batches))
+    writer.start()
+    while writer.is_alive():  # forget again and again while the other process imports
+        write_events(store, [make_event(USER, "v1", "like", datetime(2026, 1, 2, tzinfo=UTC))])
+        forget_user(store, USER)
+    writer.join()
+    assert writer.exitcode == 0
+    users = {e["user_id"] for e in load_events(store)}
+    assert {u for u in users if u.startswith("writer-")} == {f"writer-{n}-{i}" for n in range(batches)
+                                                              for i in range(5)}
