@@ -155,12 +155,20 @@ def forget_loaded(store: Store) -> None:
 
 
 def write_recommendations(store: Store, fitted: FittedModel, k: int) -> int:
+    """Replace the stored picks with the model's top k for every active user; returns the rows written, 0 when a
+    newer run saved its model meanwhile (that run writes its own picks: model and picks stay one run's)."""
     recs = fitted.model.recommend_batch(list(fitted.active_users), k=k) if fitted.active_users else {}
     now = datetime.now(UTC)
     rows = [RecommendationRecord(str(user), rank, r.item_id, float(r.score), r.reason, r.source, fitted.version, now)
             for user, picks in recs.items() for rank, r in enumerate(picks, 1)]
-    store.replace(RecommendationRecord, rows)
-    return len(rows)
+    written = store.replace(RecommendationRecord, rows, precondition=lambda: saved_version(store) == fitted.version)
+    return len(rows) if written else 0
+
+
+def saved_version(store: Store) -> str | None:
+    """The version of the database's saved model (None without one)."""
+    rows = store.rows(ModelRecord, ["version"], where=f"name = {sql_str(MODEL_NAME)}")
+    return rows[0]["version"] if rows else None
 
 
 def stored_recommendations(store: Store, user_id: str, k: int | None) -> list[dict]:

@@ -49,3 +49,17 @@ def test_two_runs_at_once_leave_one_consistent_set(tmp_path):
     assert model_row["version"] in {f"{name}-{RUNS_EACH - 1}" for name in ("hourly", "after-ingest")}
     settings = Settings(db=db, data_dir=str(tmp_path))
     assert recommend.recommend_for(settings, "c0", k=3)[0]["computed"] == "stored"
+    assert model_row["version"] == picks[0]["model_version"]  # and the saved model is that run's
+
+
+def test_a_run_overtaken_by_a_newer_one_leaves_its_picks_unwritten(tmp_path):
+    """The interleaving that mixed runs: A saves its model, B saves and writes its picks, then A writes."""
+    store, items = Store(str(tmp_path / "lancedb")), tiny_items()
+    runs = {name: recommend.FittedModel(EASERecommender(l2=l2).fit(tiny_interactions(items), items), name,
+                                        ("c0", "s0"), datetime.now(UTC)) for name, l2 in (("a", 1.0), ("b", 5.0))}
+    recommend.save_fitted(store, runs["a"])
+    recommend.save_fitted(store, runs["b"])
+    assert recommend.write_recommendations(store, runs["b"], k=2) == 4
+    assert recommend.write_recommendations(store, runs["a"], k=2) == 0
+    assert {p["model_version"] for p in store.rows(RecommendationRecord)} == {"b"}
+    assert recommend.saved_version(store) == "b"
