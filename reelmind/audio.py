@@ -10,10 +10,12 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import proglog
 
 from reelmind.errors import MediaError
 from reelmind.files import atomic_path
 from reelmind.stages import Stage
+from reelmind.timelimit import check_time_limit
 
 # Whisper's models were trained on 16 kHz audio (whisper.audio.SAMPLE_RATE).
 SAMPLE_RATE = 16_000
@@ -29,10 +31,22 @@ def extract_audio(media_path: str | Path, out_wav: str | Path) -> Path:
         # The temporary file keeps the .wav suffix: moviepy picks the format by extension.
         with atomic_path(out_wav) as tmp, AudioFileClip(str(media_path)) as clip:
             clip.write_audiofile(str(tmp), fps=SAMPLE_RATE, nbytes=2, codec="pcm_s16le",
-                                 ffmpeg_params=["-ac", "1"], logger=None)
+                                 ffmpeg_params=["-ac", "1"], logger=_TimeLimitLogger())
     except (OSError, KeyError, ValueError) as exc:
         raise MediaError(media_path, f"cannot extract the sound track: {exc}", stage=Stage.AUDIO.value) from None
     return Path(out_wav)
+
+
+class _TimeLimitLogger(proglog.ProgressBarLogger):
+    """moviepy reports each chunk it writes through its logger's `iter_bar`: the stage's time limit is checked
+    there (reelmind.timelimit), so a track that decodes forever stops at the limit."""
+
+    def iter_bar(self, bar_prefix="", **kw):
+        kw.pop("bar_message", None)
+        _bar, iterable = kw.popitem()
+        for item in iterable:
+            check_time_limit()
+            yield item
 
 
 def load_wav(path: str | Path) -> np.ndarray:

@@ -98,6 +98,12 @@ class Settings:
     # claiming 5 hours took 100 s and 4.4 GB). 4K UHD is the largest picture platforms serve.
     max_duration_s: float = setting(4 * 3600.0, above(0))
     max_pixels: int = setting(3840 * 2160, at_least(1))
+    # Time limit of each model stage of a file (audio, speech, frames, vision), growing with its duration:
+    # stage_timeout_s + stage_timeout_per_media_s * duration. Whisper base on CPU runs 5-8x faster than real time
+    # here, so twice real time leaves 10x slack for a slower or busier machine; the fixed part covers model loading
+    # and short files. Past it the file fails with a one-line reason and the batch goes on.
+    stage_timeout_s: float = setting(300.0, above(0))
+    stage_timeout_per_media_s: float = setting(2.0, at_least(0))
     # Picture sampling: a frame per shot, at least one every `frame_interval_s`, at most `max_frames` per video.
     max_frames: int = setting(16, at_least(1))
     # Why > 0: sampling steps through each shot by this interval; 0 would never reach the shot's end.

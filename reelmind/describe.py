@@ -16,6 +16,7 @@ import numpy as np
 from reelmind.files import write_text_atomic
 from reelmind.frames import FrameSample
 from reelmind.ocr import read_text
+from reelmind.timelimit import check_time_limit
 
 # Two frames whose 64x36 grey versions differ by less than this mean absolute value (0-255) look the same to OCR.
 SAME_PICTURE_MAD = 4.0
@@ -77,6 +78,7 @@ def screen_text(images_bgr: list[np.ndarray], shots: list[int]) -> list[list[str
     out: list[list[str]] = []
     previous, previous_shot = None, None
     for image, shot in zip(images_bgr, shots):
+        check_time_limit()
         small = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (64, 36), interpolation=cv2.INTER_AREA)
         if previous is not None and shot == previous_shot and \
                 float(np.mean(cv2.absdiff(small, previous))) < SAME_PICTURE_MAD:

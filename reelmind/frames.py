@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from reelmind.files import atomic_path
+from reelmind.timelimit import check_time_limit, stop_at_deadline
 
 # Take the shot's frame a little after the cut: the first frames after a cut are often blurred or mid-fade.
 AFTER_CUT_S = 0.5
@@ -40,7 +41,8 @@ def shot_starts(video_path: str | Path, threshold: float) -> list[float]:
     manager = SceneManager()
     manager.auto_downscale = True
     manager.add_detector(ContentDetector(threshold=threshold))
-    manager.detect_scenes(video, show_progress=False)
+    with stop_at_deadline(manager.stop):  # detection decodes the whole video inside PySceneDetect
+        manager.detect_scenes(video, show_progress=False)
     starts = [start.seconds for start, _end in manager.get_scene_list()]
     return starts or [0.0]
 
@@ -88,6 +90,7 @@ def extract_frames(video_path: str | Path, times: list[tuple[float, int]], frame
     samples = []
     try:
         for time_s, shot in times:
+            check_time_limit()
             capture.set(cv2.CAP_PROP_POS_MSEC, time_s * 1000.0)
             ok, frame = capture.read()
             if not ok or frame is None:

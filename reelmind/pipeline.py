@@ -30,6 +30,7 @@ from reelmind.probe import MediaInfo, probe
 from reelmind.records import FrameRecord, SegmentRecord, VectorSpec, VideoRecord
 from reelmind.stages import Stage, StageResult
 from reelmind.store import Store
+from reelmind.timelimit import stage_time_limit
 from reelmind.vectors import l2_normalise
 from reelmind.workspace import video_thumbnails_dir, video_work_dir
 
@@ -46,6 +47,7 @@ class FileJob:
     work_dir: str
     thumbnails_dir: str
     probe_s: float = 0.0
+    stage_limit_s: float = float("inf")  # each model stage's time limit for this file (reelmind.timelimit)
 
     @property
     def video_id(self) -> str:
@@ -88,7 +90,8 @@ def plan_file(path: str, settings: Settings) -> FileJob:
     return FileJob(info, meta, action, rev=(row.rev if action != FULL else uuid.uuid4().hex[:12]),
                    work_dir=str(video_work_dir(settings, info.video_id)),
                    thumbnails_dir=str(video_thumbnails_dir(settings, info.video_id)),
-                   probe_s=round(time.perf_counter() - started, 3))
+                   probe_s=round(time.perf_counter() - started, 3),
+                   stage_limit_s=settings.stage_timeout_s + settings.stage_timeout_per_media_s * info.duration_s)
 
 
 def _action(info: MediaInfo, meta: Metadata, row: VideoRecord | None, settings: Settings) -> str:
@@ -132,7 +135,8 @@ def extract_sound(job: FileJob) -> StageResult:
     if resumed := _resumed(Stage.AUDIO, record):
         return resumed
     started = time.perf_counter()
-    wav = extract_audio(job.info.path, Path(job.work_dir) / "audio.wav")
+    with stage_time_limit(job.info.path, Stage.AUDIO, job.stage_limit_s):
+        wav = extract_audio(job.info.path, Path(job.work_dir) / "audio.wav")
     return _finish(Stage.AUDIO, record, {"wav": str(wav)}, started)
 
 
@@ -143,7 +147,8 @@ def transcribe_sound(job: FileJob, audio: StageResult, settings: Settings) -> St
         return resumed
     started = time.perf_counter()
     samples = load_wav(json.loads(Path(audio.output).read_text())["wav"])
-    transcript = backend("speech", settings).transcribe(samples, languages=settings.languages)
+    with stage_time_limit(job.info.path, Stage.SPEECH, job.stage_limit_s):
+        transcript = backend("speech", settings).transcribe(samples, languages=settings.languages)
     return _finish(Stage.SPEECH, record, {"config": config, **asdict(transcript)}, started, transcript.model_id)
 
 
@@ -158,9 +163,10 @@ def sample_picture(job: FileJob, settings: Settings) -> StageResult:
     if resumed := _resumed(Stage.FRAMES, record):
         return resumed
     started = time.perf_counter()
-    samples = sample_frames(job.info.path, job.info.duration_s, Path(job.work_dir) / "frames", job.thumbnails_dir,
-                            max_frames=settings.max_frames, interval_s=settings.frame_interval_s,
-                            threshold=settings.shot_threshold)
+    with stage_time_limit(job.info.path, Stage.FRAMES, job.stage_limit_s):
+        samples = sample_frames(job.info.path, job.info.duration_s, Path(job.work_dir) / "frames",
+                                job.thumbnails_dir, max_frames=settings.max_frames,
+                                interval_s=settings.frame_interval_s, threshold=settings.shot_threshold)
     return _finish(Stage.FRAMES, record, {"samples": [asdict(s) for s in samples]}, started)
 
 
@@ -174,7 +180,8 @@ def describe_picture(job: FileJob, samples: StageResult, settings: Settings) -> 
         return resumed
     started = time.perf_counter()
     frames = [FrameSample(**s) for s in json.loads(Path(samples.output).read_text())["samples"]]
-    described = describe_frames(frames, backend("vision", settings), backend("caption", settings), settings.ocr)
+    with stage_time_limit(job.info.path, Stage.VISION, job.stage_limit_s):
+        described = describe_frames(frames, backend("vision", settings), backend("caption", settings), settings.ocr)
     described.save(out.parent)
     return _finish(Stage.VISION, record, {"config": config}, started, described.vision_model, out)
 

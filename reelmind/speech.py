@@ -23,6 +23,7 @@ import numpy as np
 from reelmind.audio import SAMPLE_RATE
 from reelmind.backends import Segment, SpeechBackend, Transcript
 from reelmind.registry import register
+from reelmind.timelimit import check_time_limit
 
 # Whisper decodes 30 s windows; language detection looks at one window of speech.
 WINDOW_S = 30.0
@@ -79,8 +80,10 @@ class WhisperBackend(SpeechBackend):
         if not regions:
             return Transcript(language=None, language_probability=0.0, model_id=self.model_id)
         with self._lock:
+            check_time_limit()  # the wait for the model counts too
             language, probability = pick_language(self._language_probs(_first_window(samples, regions)), languages)
             raw = self._segments(samples, language, regions)
+        check_time_limit()  # a backend that decodes in one call is checked when it returns
         segments = tuple(Segment(round(s, 2), round(e, 2), normalise_text(t, language))
                          for s, e, t in raw if t.strip())
         if not segments:
@@ -146,8 +149,12 @@ class FasterWhisper(WhisperBackend):
         segments, _info = self.model.transcribe(
             samples, language=language, beam_size=5, vad_filter=True, vad_parameters=VAD_OPTIONS,
             condition_on_previous_text=False)
-        return [(s.start, s.end, s.text) for s in segments
-                if not (s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOGPROB_FLOOR)]
+        kept = []
+        for s in segments:  # decoded lazily, one segment at a time: the stage's time limit is checked between them
+            check_time_limit()
+            if not (s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOGPROB_FLOOR):
+                kept.append((s.start, s.end, s.text))
+        return kept
 
 
 @register("speech", "openai-whisper")
