@@ -128,6 +128,9 @@ class Settings:
     # That hash's key, e.g. from REELMIND_USER_ID_KEY: a secret, so kept out of reprs (and logs), and checked where
     # it is used, whose message does not echo it. A new key orphans every stored id.
     user_id_key: str = field(default="", repr=False)
+    # The HTTP API's key (REELMIND_API_KEY; reelmind.api): when set, every route but /health needs it. A secret,
+    # kept out of reprs like user_id_key. Empty: no key (the API binds to loopback by default).
+    api_key: str = field(default="", repr=False)
 
     def resolved_data_dir(self) -> Path:
         if self.data_dir:
