@@ -63,7 +63,7 @@ def test_a_bad_file_value_names_the_file_and_the_key(tmp_path):
 
 
 def test_unknown_keys_in_the_file_are_refused(tmp_path):
-    with pytest.raises(SettingsError, match=r"reelmind\.toml: unknown setting 'wrokers'; known: cache_dir, "):
+    with pytest.raises(SettingsError, match=r"reelmind\.toml: unknown setting 'wrokers'; known: api_key, cache_dir, "):
         _load(tmp_path, toml="[reelmind]\nwrokers = 4\n")
     with pytest.raises(SettingsError, match=r"reelmind\.toml: unknown setting 'extra'"):
         _load(tmp_path, toml="extra = 1\n[reelmind]\nworkers = 4\n")
