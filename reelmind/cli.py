@@ -331,9 +331,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
     state = Path(args.state) if args.state else settings.resolved_data_dir() / "watch" / (
         folder.resolve().as_posix().strip("/").replace("/", "_") + ".json")
 
-    def emit(upload):
-        emit_prefect_event(upload)
-        print(f"{EVENT_NAME}: {upload.path} ({upload.size_bytes} bytes)", flush=True)
+    def emit(uploads):
+        emit_prefect_event(uploads)
+        for upload in uploads:
+            print(f"{EVENT_NAME}: {upload.path} ({upload.size_bytes} bytes)", flush=True)
 
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))

@@ -96,9 +96,10 @@ def serve(settings: Settings, watch_dir: Path, port: int, movielens: str | None 
         runner = start_deployments(api_url, settings, movielens)
         state = settings.resolved_data_dir() / "watch" / "serve.json"
 
-        def emit(upload):
-            emit_prefect_event(upload)
-            print(f"video.uploaded: {upload.path}", flush=True)
+        def emit(uploads):
+            emit_prefect_event(uploads)
+            for upload in uploads:
+                print(f"video.uploaded: {upload.path}", flush=True)
 
         watcher = UploadWatcher(watch_dir, state, settle_s=settings.settle_s, emit=emit)
         print(f"watching {watch_dir}; Ctrl-C to stop", flush=True)

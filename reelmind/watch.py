@@ -7,6 +7,10 @@ when:
 - no process on this machine still has it open for writing (Linux: /proc/*/fdinfo);
 - its content has not been announced before. Announced content hashes are kept in a state file, so a restarted
   watcher neither repeats old files nor misses the ones that arrived while it was down.
+
+The files that become ready in one scan are announced together, as one event listing them all (up to
+MAX_PATHS_PER_EVENT), so a burst of uploads starts one ingest run, which loads the models once and keeps both cores
+busy, instead of one run (and one model load) per file.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from reelmind.files import write_text_atomic
 from reelmind.probe import content_hash, find_media_files, open_for_writing
 
 EVENT_NAME = "video.uploaded"
+# Paths in one event, and so in one ingest run's parameters: a folder of 10,000 files becomes 20 runs of 500, not one
+# run whose parameters (about 100 bytes a path) run to a megabyte.
+MAX_PATHS_PER_EVENT = 500
 # Polling, not inotify: it works the same on local disks, network mounts and object-store fuse mounts.
 POLL_S = 1.0
 
@@ -37,12 +44,24 @@ class Upload:
         return self.content_hash[:16]
 
 
-def emit_prefect_event(upload: Upload) -> None:
+def emit_prefect_event(uploads: list[Upload]) -> None:
+    """One `video.uploaded` event for uploads that became ready together: the payload lists their paths (the
+    ingest trigger passes them on), and each video is a related resource, so the event shows which ones."""
+    import hashlib
+
     from prefect.events import emit_event
 
-    emit_event(event=EVENT_NAME, resource={"prefect.resource.id": f"video.{upload.video_id}",
-                                           "prefect.resource.name": Path(upload.path).name},
-               payload={"path": upload.path, "content_hash": upload.content_hash, "size_bytes": upload.size_bytes})
+    ids = [u.video_id for u in uploads]
+    resource_id = f"video.{ids[0]}" if len(ids) == 1 else \
+        f"video.batch.{hashlib.sha256(' '.join(ids).encode()).hexdigest()[:16]}"
+    emit_event(event=EVENT_NAME,
+               resource={"prefect.resource.id": resource_id,
+                         "prefect.resource.name": Path(uploads[0].path).name if len(ids) == 1 else f"{len(ids)} files"},
+               related=[{"prefect.resource.id": f"video.{u.video_id}", "prefect.resource.role": "video",
+                         "prefect.resource.name": Path(u.path).name} for u in uploads],
+               payload={"paths": [u.path for u in uploads],
+                        "videos": [{"path": u.path, "content_hash": u.content_hash, "size_bytes": u.size_bytes}
+                                   for u in uploads]})
 
 
 @dataclass
@@ -50,7 +69,7 @@ class UploadWatcher:
     folder: Path
     state_file: Path
     settle_s: float = 2.0
-    emit: Callable[[Upload], None] = emit_prefect_event
+    emit: Callable[[list[Upload]], None] = emit_prefect_event
     announced: set[str] = field(default_factory=set)
     _seen: dict[str, tuple[int, int, float]] = field(default_factory=dict)  # path -> (size, mtime_ns, since)
 
@@ -66,7 +85,7 @@ class UploadWatcher:
     def poll(self, now: float | None = None) -> list[Upload]:
         """One scan: announce the files that became complete since the last scan."""
         now = time.monotonic() if now is None else now
-        ready = []
+        ready: dict[str, tuple[str, Upload]] = {}  # content hash -> (the path as found, its upload)
         present = set()
         for path in find_media_files([self.folder]) if self.folder.is_dir() else []:
             present.add(path)
@@ -85,16 +104,23 @@ class UploadWatcher:
                 continue
             digest = content_hash(path)
             self._seen[path] = (*key, None)  # settled: not looked at again unless it changes
-            if digest in self.announced:
+            if digest in self.announced or digest in ready:
                 continue
-            upload = Upload(str(Path(path).resolve()), digest, stat.st_size)
-            self.emit(upload)
-            self.announced.add(digest)
-            self._save()
-            ready.append(upload)
+            ready[digest] = (path, Upload(str(Path(path).resolve()), digest, stat.st_size))
         for gone in set(self._seen) - present:
             del self._seen[gone]
-        return ready
+        found = list(ready.values())
+        for start in range(0, len(found), MAX_PATHS_PER_EVENT):
+            batch = found[start:start + MAX_PATHS_PER_EVENT]
+            try:
+                self.emit([upload for _path, upload in batch])
+            except BaseException:
+                for path, _upload in found[start:]:  # not announced: the next scan takes them up again
+                    self._seen.pop(path, None)
+                raise
+            self.announced.update(upload.content_hash for _path, upload in batch)
+            self._save()
+        return [upload for _path, upload in found]
 
     def run(self, stop: Callable[[], bool] = lambda: False, poll_s: float = POLL_S) -> None:
         while not stop():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import yaml
 
-from flows.service import EVALUATE_CRON, RECOMMEND_CRON, UPLOAD_EVENT
+from flows.service import EVALUATE_CRON, INGEST_CONCURRENCY, RECOMMEND_CRON, UPLOAD_EVENT, UPLOAD_PARAMETERS
 
 from helpers import REPO
 
@@ -23,7 +23,8 @@ def test_schedules_agree():
 def test_the_upload_trigger_agrees():
     [trigger] = _declared()["ingest"]["triggers"]
     assert trigger["expect"] == [UPLOAD_EVENT]
-    assert trigger["parameters"] == {"paths": ["{{ event.payload.path }}"]}
+    assert trigger["parameters"] == UPLOAD_PARAMETERS
+    assert _declared()["ingest"]["concurrency_limit"] == INGEST_CONCURRENCY
 
 
 def test_entrypoints_exist():

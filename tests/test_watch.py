@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from reelmind.watch import UploadWatcher, open_for_writing
 
 from helpers import FIXTURES
 
 
 def _watcher(tmp_path, got):
-    return UploadWatcher(tmp_path / "uploads", tmp_path / "state.json", settle_s=1.0, emit=got.append)
+    return UploadWatcher(tmp_path / "uploads", tmp_path / "state.json", settle_s=1.0, emit=got.extend)
 
 
 def test_announces_complete_files_once_and_survives_restart(tmp_path):
@@ -76,3 +78,30 @@ def test_never_announces_a_path_outside_its_folder(tmp_path):
     watcher.poll(now=0.0)
     watcher.poll(now=2.0)
     assert [u.path for u in got] == [str(uploads / "ok.mp4")]
+
+
+def test_files_ready_together_are_announced_in_one_event_and_a_failed_announcement_is_retried(tmp_path):
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    events: list[list] = []
+    fail = [True]
+
+    def emit(batch):
+        if fail[0]:
+            fail[0] = False
+            raise ConnectionError("the Prefect API is down")
+        events.append(batch)
+
+    watcher = UploadWatcher(uploads, tmp_path / "state.json", settle_s=1.0, emit=emit)
+    for name in ("gardening_podcast.mp3", "tomato_soup_recipe.mp4", "space_station_mandarin.mp4"):
+        shutil.copy(FIXTURES / name, uploads / name)
+    shutil.copy(FIXTURES / "gardening_podcast.mp3", uploads / "same-content.mp3")
+    watcher.poll(now=0.0)
+    with pytest.raises(ConnectionError):
+        watcher.poll(now=1.5)
+    assert events == [] and not (tmp_path / "state.json").exists()
+    watcher.poll(now=2.0)  # seen again: not yet settled since
+    ready = watcher.poll(now=3.5)
+    assert len(events) == 1 and events[0] == ready  # one event for the whole burst
+    assert len(ready) == 3  # the same content under two names is one video
+    assert watcher.poll(now=10.0) == []
