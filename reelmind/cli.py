@@ -7,6 +7,7 @@
     reelmind upgrade [--db URI]                 bring an older database to this version's schema
     reelmind reindex [--db URI]                 re-embed the stored texts with the configured text model
     reelmind forget-user USER [--db URI]        delete a user's events, picks and model data, old versions too
+    reelmind api [--db URI] [--port 8000]       the HTTP API and the web page
 
 Usage errors exit with status 2 (argparse's convention).
 """
@@ -396,6 +397,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_api(args: argparse.Namespace) -> int:
+    from reelmind.api import run
+    from reelmind.config import load_settings
+
+    settings = load_settings(db=args.db)
+    _open_store(settings.db)  # a database that cannot be opened is reported before the server starts
+    run(settings, args.host, args.port)
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from reelmind.config import load_settings
     from reelmind.service import serve
@@ -403,7 +414,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not Path(args.watch).is_dir():
         print(f"error: {args.watch}: not a folder", file=sys.stderr)
         return 2
-    return serve(load_settings(db=args.db), Path(args.watch), args.port, args.movielens)
+    return serve(load_settings(db=args.db), Path(args.watch), args.port, args.movielens, api_port=args.api_port)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -494,7 +505,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--watch", required=True, metavar="DIR", help="folder where uploads land")
     p.add_argument("--port", type=int, default=4200, help="Prefect server port when one is started (4200)")
     p.add_argument("--movielens", metavar="DIR", help="MovieLens folder for the weekly evaluation")
+    p.add_argument("--api-port", type=int, default=8000, help="port of the HTTP API and web page on 127.0.0.1 "
+                   "(8000; 0: no API)")
     p.set_defaults(func=cmd_serve)
+
+    p = with_db(sub.add_parser("api", help="the HTTP API and web page: search, videos, recommendations, events"))
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.set_defaults(func=cmd_api)
 
     p = with_db(sub.add_parser("upgrade", help="bring an older database's tables to this version's schema"))
     p.set_defaults(func=cmd_upgrade)

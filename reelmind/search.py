@@ -1,9 +1,15 @@
-"""Semantic search over videos and their moments, in Chinese or English.
+"""Search over videos and their moments, in Chinese or English: by meaning and by words, fused.
 
 A query is embedded once and compared with three things: each video's merged document, each transcript segment
-(what was said, and when) and each sampled frame's words (labels or caption plus on-screen text, and when). A
-video scores its best match; the moment shown is its best-matching segment or frame. With a joint image-text
-vision model (CLIP) frames are also matched on their pictures.
+(what was said, and when) and each sampled frame's words (labels or caption plus on-screen text, and when); with a
+joint image-text vision model (CLIP) frames are also matched on their pictures. A video's vector score is its best
+match. The same query's words are looked up in LanceDB's full-text (BM25) indexes of the documents, segments and
+frames' on-screen text (reelmind.indexes), every word required, so exact names, numbers and rare words find their
+video even where the embedding misses them. The two rankings of videos are fused by reciprocal rank fusion. The
+moment shown is the best segment or frame holding every query word, else the best-matching one by meaning.
+
+Filters are conditions on the `videos` table, applied before the searches: on the videos directly, and on the
+segments and frames as the list of the allowed videos' ids when few enough videos pass, else by over-fetching.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ from dataclasses import asdict, dataclass
 
 from reelmind import registry
 from reelmind.config import Settings
-from reelmind.store import Store, sql_in, sql_str
+from reelmind.records import VideoRecord
+from reelmind.store import READ_MAX_AGE_S, Store, sql_in, sql_str
 
 # Longest query accepted: a long paragraph. The embedder reads 512 tokens at most anyway, and tokenising 100 KB
 # took 25 s; a search box never sends that much, a client that does gets an error.
@@ -20,11 +27,21 @@ MAX_QUERY_CHARS = 2_000
 # Candidates fetched per source before fusing: enough that the top k videos have their best moment.
 CANDIDATES_PER_RESULT = 8
 # A moment must beat the whole document by this much to be what the video is found by; below it, the moment shown
-# is still the best one, but the score is the document's (a title match should not lose to a stray phrase).
+# is still the best one, but the match is the document's (a title match should not lose to a stray phrase).
 MOMENT_MARGIN = 0.0
-# With filters, candidates are fetched by similarity and then filtered, so more are fetched: a filter that keeps
-# one video in FILTERED_OVERFETCH * CANDIDATES_PER_RESULT still fills the results.
+# With filters that keep too many videos to list their ids, candidates are fetched by similarity and then
+# filtered, so more are fetched: a filter that keeps one video in FILTERED_OVERFETCH * CANDIDATES_PER_RESULT
+# still fills the results.
 FILTERED_OVERFETCH = 8
+# Most videos whose ids a filter hands to the segment and frame searches as `video_id IN (...)` (looked up through
+# the video_id index, so the search reads only their rows); a broader filter over-fetches instead.
+PREFILTER_MAX_VIDEOS = 2_000
+# Reciprocal rank fusion's constant: a video ranked r in a list scores 1 / (RRF_K + r) (Cormack et al., 2009).
+RRF_K = 60
+# The columns a search reads (vectors are never read back).
+DOCUMENT_COLUMNS = ["id", "rev", "path", "title", "thumbnail_path"]
+SEGMENT_COLUMNS = ["video_id", "rev", "start", "end", "text"]
+FRAME_COLUMNS = ["video_id", "rev", "time_s", "ocr_text", "caption", "thumbnail_path"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +84,7 @@ class SearchHit:
     video_id: str
     path: str
     title: str
-    score: float
+    score: float  # reciprocal rank fusion of the meaning and word rankings: 2 / (RRF_K + 1) at most
     start: float | None
     end: float | None
     text: str
@@ -76,6 +93,27 @@ class SearchHit:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Where a search looks: conditions on the videos and on their segments and frames (None: everywhere), and
+    whether the results must still be filtered after the searches."""
+    videos: str | None = None
+    children: str | None = None
+    postfilter: bool = False
+
+    @classmethod
+    def of(cls, store: Store, filters: SearchFilters | None) -> _Scope:
+        where = filters.where() if filters else None
+        if where is None:
+            return cls()
+        table = store.table("videos", READ_MAX_AGE_S)
+        allowed = table.count_rows(where) if table is not None else 0
+        if allowed > PREFILTER_MAX_VIDEOS:
+            return cls(where, None, True)
+        ids = [r["id"] for r in store.rows(VideoRecord, ["id"], where, READ_MAX_AGE_S)]
+        return cls(where, f"video_id IN {sql_in(ids)}" if ids else "false")
 
 
 def search(query: str, settings: Settings, k: int = 5, filters: SearchFilters | None = None) -> list[SearchHit]:
@@ -89,44 +127,80 @@ def search(query: str, settings: Settings, k: int = 5, filters: SearchFilters | 
     text_model = registry.load("text", settings.text_backend, settings.text_model)
     store.check_query_model("videos", "text_vector", text_model.model_id, text_model.dim)
     q = text_model.embed_queries([query])[0]
-    where = filters.where() if filters else None
-    n = max(k * CANDIDATES_PER_RESULT, 20) * (FILTERED_OVERFETCH if where else 1)
-    documents = store.nearest("videos", "text_vector", q, n)
-    moments = [("speech", r) for r in store.nearest("segments", "vector", q, n)]
-    moments += [("screen", r) for r in store.nearest("frames", "text_vector", q, n)]
+    scope = _Scope.of(store, filters)
+    n = max(k * CANDIDATES_PER_RESULT, 20)
+    many = n * (FILTERED_OVERFETCH if scope.postfilter else 1)
+    documents = store.nearest("videos", "text_vector", q, n, scope.videos, columns=DOCUMENT_COLUMNS)
+    moments = [("speech", r) for r in store.nearest("segments", "vector", q, many, scope.children,
+                                                    columns=SEGMENT_COLUMNS)]
+    moments += [("screen", r) for r in store.nearest("frames", "text_vector", q, many, scope.children,
+                                                     columns=FRAME_COLUMNS)]
     if registry.backend_class("vision", settings.vision_backend).embeds_text:
         vision = registry.load("vision", settings.vision_backend, settings.vision_model)
-        pictures = store.nearest("frames", "visual_vector", vision.embed_texts([query])[0], n)
+        pictures = store.nearest("frames", "visual_vector", vision.embed_texts([query])[0], many, scope.children,
+                                 columns=FRAME_COLUMNS)
         moments += [("screen", r) for r in pictures]
+    worded = store.matches("videos", "document", query, n, scope.videos, columns=["id", "rev"])
+    word_moments = [("speech", r) for r in store.matches("segments", "text", query, many, scope.children,
+                                                         columns=SEGMENT_COLUMNS)]
+    word_moments += [("screen", r) for r in store.matches("frames", "ocr_text", query, many, scope.children,
+                                                          columns=FRAME_COLUMNS)]
 
-    committed = store.video_revisions([r["id"] for r in documents] + [r["video_id"] for _, r in moments])
-    if where:
-        allowed = {r["id"] for r in store.videos(["id"], where=f"({where}) AND id IN {sql_in(committed)}")} \
-            if committed else set()
+    committed = store.video_revisions([r["id"] for r in documents + worded] +
+                                      [r["video_id"] for _, r in moments + word_moments], READ_MAX_AGE_S)
+    if scope.postfilter and committed:
+        allowed = {r["id"] for r in store.rows(VideoRecord, ["id"], f"({scope.videos}) AND id IN {sql_in(committed)}",
+                                               READ_MAX_AGE_S)}
         committed = {video_id: row for video_id, row in committed.items() if video_id in allowed}
-    best: dict[str, SearchHit] = {}
-    for row in documents:
-        if row["id"] in committed and committed[row["id"]]["rev"] == row["rev"]:
-            best[row["id"]] = SearchHit(row["id"], row["path"], row["title"], row["score"], None, None, "",
-                                        "document", row.get("thumbnail_path") or "")
-    moment_of: dict[str, tuple[float, str, dict]] = {}
-    for kind, row in moments:
-        video = committed.get(row["video_id"])
-        if video is None or video["rev"] != row["rev"]:
-            continue  # an uncommitted or superseded ingest
-        if row["video_id"] not in moment_of or row["score"] > moment_of[row["video_id"]][0]:
-            moment_of[row["video_id"]] = (row["score"], kind, row)
-    for video_id, (score, kind, row) in moment_of.items():
+
+    def current(video_id: str, rev: str) -> bool:  # not an uncommitted or superseded ingest
+        return video_id in committed and committed[video_id]["rev"] == rev
+
+    doc_score = {r["id"]: r["score"] for r in documents if current(r["id"], r["rev"])}
+    by_meaning = _best_per_video([(kind, r) for kind, r in moments if current(r["video_id"], r["rev"])])
+    by_words = _best_per_video([(kind, r) for kind, r in word_moments if current(r["video_id"], r["rev"])])
+    meaning = {video_id: max(doc_score.get(video_id, -1.0), by_meaning[video_id][0] if video_id in by_meaning
+                             else -1.0) for video_id in doc_score.keys() | by_meaning.keys()}
+    words = [r["id"] for r in worded if current(r["id"], r["rev"])]
+    words += [video_id for video_id in by_words if video_id not in words]
+    fused = _fuse([sorted(meaning, key=lambda v: -meaning[v]), words])
+
+    hits = []
+    for video_id, score in sorted(fused.items(), key=lambda item: -item[1])[:k]:
         video = committed[video_id]
+        if video_id in by_words:
+            _, kind, row = by_words[video_id]
+            match = kind
+        elif video_id in by_meaning:
+            similarity, kind, row = by_meaning[video_id]
+            match = kind if similarity + MOMENT_MARGIN >= doc_score.get(video_id, -1.0) else "document"
+        else:
+            hits.append(SearchHit(video_id, video["path"], video["title"], score, None, None, "", "document",
+                                  video.get("thumbnail_path") or ""))
+            continue
         if kind == "speech":
             start, end, text, thumb = row["start"], row["end"], row["text"], video.get("thumbnail_path") or ""
         else:
             start = end = row["time_s"]
             text = row["ocr_text"] or row["caption"]
             thumb = row["thumbnail_path"]
-        document = best.get(video_id)
-        doc_score = document.score if document else -1.0
-        fused = max(score, doc_score)
-        match = kind if score + MOMENT_MARGIN >= doc_score else "document"
-        best[video_id] = SearchHit(video_id, video["path"], video["title"], fused, start, end, text, match, thumb)
-    return sorted(best.values(), key=lambda h: -h.score)[:k]
+        hits.append(SearchHit(video_id, video["path"], video["title"], score, start, end, text, match, thumb))
+    return hits
+
+
+def _best_per_video(moments: list[tuple[str, dict]]) -> dict[str, tuple[float, str, dict]]:
+    """Each video's best moment: (score, kind, row)."""
+    best: dict[str, tuple[float, str, dict]] = {}
+    for kind, row in moments:
+        if row["video_id"] not in best or row["score"] > best[row["video_id"]][0]:
+            best[row["video_id"]] = (row["score"], kind, row)
+    return best
+
+
+def _fuse(rankings: list[list[str]]) -> dict[str, float]:
+    """Reciprocal rank fusion: each video scores the sum of 1 / (RRF_K + rank) over the rankings it is in."""
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, video_id in enumerate(ranking, start=1):
+            fused[video_id] = fused.get(video_id, 0.0) + 1.0 / (RRF_K + rank)
+    return fused

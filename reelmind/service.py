@@ -1,5 +1,5 @@
-"""`reelmind serve`: a Prefect server (or the one at PREFECT_API_URL), the deployments, and the upload watcher,
-started together and stopped together.
+"""`reelmind serve`: a Prefect server (or the one at PREFECT_API_URL), the deployments, the upload watcher and the
+HTTP API with its page (reelmind.api), started together and stopped together.
 
 Stop order matters (measured with Prefect 3.8): the deployment runner first, with SIGINT, waited for; then the
 server. Every child runs in its own process group, so nothing it started outlives `serve`.
@@ -25,11 +25,11 @@ STOP_TIMEOUT_S = 20
 
 
 def wait_healthy(api_url: str, timeout_s: float = SERVER_START_TIMEOUT_S,
-                 process: subprocess.Popen | None = None) -> None:
+                 process: subprocess.Popen | None = None, name: str = "the Prefect server") -> None:
     deadline = time.time() + timeout_s
     while time.time() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the Prefect server exited with status {process.returncode} (see its server.log)")
+            raise RuntimeError(f"{name} exited with status {process.returncode} (see its log)")
         try:
             with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
                 if response.status == 200:
@@ -37,7 +37,7 @@ def wait_healthy(api_url: str, timeout_s: float = SERVER_START_TIMEOUT_S,
         except OSError:
             pass
         time.sleep(0.5)
-    raise TimeoutError(f"the Prefect API at {api_url} did not answer within {timeout_s:.0f} s")
+    raise TimeoutError(f"{name} at {api_url} did not answer within {timeout_s:.0f} s")
 
 
 def start_server(port: int, home: Path) -> tuple[subprocess.Popen, str]:
@@ -58,6 +58,13 @@ def start_deployments(api_url: str, settings: Settings, movielens: str | None) -
            "REELMIND_MOVIELENS": movielens or ""}
     return subprocess.Popen([sys.executable, "-m", "flows.service"], env=env, cwd=Path(__file__).resolve().parents[1],
                             start_new_session=True)
+
+
+def start_api(settings: Settings, port: int) -> tuple[subprocess.Popen, str]:
+    """`reelmind api` on 127.0.0.1:`port`, in its own process (uvicorn handles its own signals)."""
+    process = subprocess.Popen([sys.executable, "-m", "reelmind.cli", "api", "--db", settings.db, "--port", str(port)],
+                               cwd=Path(__file__).resolve().parents[1], start_new_session=True)
+    return process, f"http://127.0.0.1:{port}"
 
 
 def stop(process: subprocess.Popen | None) -> None:
@@ -82,8 +89,9 @@ def stop(process: subprocess.Popen | None) -> None:
         process.wait(5)
 
 
-def serve(settings: Settings, watch_dir: Path, port: int, movielens: str | None = None) -> int:
-    server = runner = None
+def serve(settings: Settings, watch_dir: Path, port: int, movielens: str | None = None, api_port: int = 0) -> int:
+    """Run until SIGINT/SIGTERM; `api_port` 0 starts no HTTP API."""
+    server = runner = api = None
     stopping = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stopping.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -94,6 +102,10 @@ def serve(settings: Settings, watch_dir: Path, port: int, movielens: str | None 
         wait_healthy(api_url, process=server)
         os.environ["PREFECT_API_URL"] = api_url  # the watcher's events go to this server
         runner = start_deployments(api_url, settings, movielens)
+        if api_port:
+            api, reelmind_url = start_api(settings, api_port)
+            wait_healthy(reelmind_url, process=api, name="the ReelMind API")
+            print(f"the ReelMind page and API: open {reelmind_url}", flush=True)
         state = settings.resolved_data_dir() / "watch" / "serve.json"
 
         def emit(uploads):
@@ -107,10 +119,14 @@ def serve(settings: Settings, watch_dir: Path, port: int, movielens: str | None 
             if runner.poll() is not None:
                 print("error: the deployment runner exited", file=sys.stderr)
                 return 1
+            if api is not None and api.poll() is not None:
+                print("error: the HTTP API exited", file=sys.stderr)
+                return 1
             watcher.poll()
             stopping.wait(1.0)
         return 0
     finally:
+        stop(api)
         stop(runner)
         stop(server)
         for sig, handler in previous.items():

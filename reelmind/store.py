@@ -21,12 +21,15 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import lancedb
 import pyarrow as pa
+from lancedb.query import FullTextOperator, MatchQuery
 
+from reelmind import indexes
 from reelmind.errors import StoreError
 from reelmind.records import (
     RECORDS,
@@ -50,6 +53,11 @@ REINDEX_COMMAND = "reelmind reindex --db {uri}"
 COMMIT_LOCK_NAME = ".reelmind-commit.lock"
 # Values per `IN (...)` filter: long enough to batch, short enough for LanceDB's SQL planner.
 FILTER_CHUNK = 1_000
+# Videos per stale-revision sweep filter: one `(video_id = .. AND rev != ..)` term each.
+SWEEP_CHUNK = 200
+# Searches read tables checked for other processes' commits at most this long ago: the check costs ~3 ms per
+# table, and a search reads the same tables several times (a new video shows up in searches this much later).
+READ_MAX_AGE_S = 0.2
 # How the OS's ENOSPC reads in a LanceDB error.
 NO_SPACE = "No space left on device"
 
@@ -101,6 +109,16 @@ class Store:
         self.db = lancedb.connect(uri, storage_options=storage_options)
         self._tables: dict[str, lancedb.table.Table] = {}
         self._write_lock = threading.Lock()
+        # Group commit (write_video): the queued writes, and the lock whose holder commits them.
+        self._queue: list[_PendingWrite] = []
+        self._queue_lock = threading.Lock()
+        self._leader_lock = threading.Lock()
+        # Upkeep (reelmind.indexes): commits so far, at the last maintenance, and tables known to have their indexes.
+        self._commits = 0
+        self._maintained_at = 0
+        self._indexed: set[str] = set()
+        self._index_cache: dict[tuple[str, int], set[tuple[str, bool]]] = {}
+        self._checked_at: dict[str, float] = {}  # when each table was last checked for newer versions
 
     @classmethod
     def open(cls, uri: str, storage_options: dict[str, str] | None = None) -> Store:
@@ -111,7 +129,8 @@ class Store:
 
     # -- tables -------------------------------------------------------------------------------------------------
 
-    def table(self, name: str) -> lancedb.table.Table | None:
+    def table(self, name: str, max_age_s: float = 0.0) -> lancedb.table.Table | None:
+        """The table's latest version, or one checked for newer versions at most `max_age_s` ago."""
         if name not in self._tables:
             if name not in self.table_names():
                 return None
@@ -120,7 +139,10 @@ class Store:
                 self._check_version(table, RECORDS[name])
             self._tables[name] = table
         table = self._tables[name]
-        table.checkout_latest()  # see other processes' commits
+        now = time.monotonic()
+        if max_age_s <= 0 or now - self._checked_at.get(name, -max_age_s) >= max_age_s:
+            table.checkout_latest()  # see other processes' commits
+            self._checked_at[name] = now
         return table
 
     def table_names(self) -> list[str]:
@@ -206,22 +228,81 @@ class Store:
 
     def write_video(self, video: VideoRecord, segments: Sequence[SegmentRecord], frames: Sequence[FrameRecord],
                     spaces: Mapping[str, VectorSpec]) -> list[str]:
-        """Children first, then the `videos` row (the commit), then sweep the children of older revisions and any
-        other video that was stored at this path (a path holds one file). `spaces`: the model of each embedding
-        space ("text", "visual"). Returns the ids of the videos it removed."""
+        """Commit one video (see `write_videos`) together with the videos other threads of this process are
+        writing meanwhile: group commit. The first caller commits what is queued; callers that arrive while a
+        commit runs queue up and are committed together by the next one, so under load the videos finished in
+        one commit's time share the next commit, and a lone writer waits for nobody. Returns the ids of the
+        videos it removed."""
+        pending = _PendingWrite(video, tuple(segments), tuple(frames), dict(spaces))
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self._leader_lock:
+            if not pending.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._commit_queued(batch)
+        if pending.error is not None:
+            raise pending.error
+        return pending.removed
+
+    def _commit_queued(self, batch: list[_PendingWrite]) -> None:
+        """Commit the queued writes, one commit per table for each embedding-space set; each write gets its
+        result or the error that stopped its commit."""
+        groups: dict[str, list[_PendingWrite]] = {}
+        for pending in batch:
+            groups.setdefault(json.dumps({k: [v.model_id, v.dim] for k, v in pending.spaces.items()},
+                                         sort_keys=True), []).append(pending)
+        for group in groups.values():
+            try:
+                removed = self.write_videos([(p.video, p.segments, p.frames) for p in group], group[0].spaces)
+                for pending in group:
+                    pending.removed = removed.get(pending.video.id, [])
+            except BaseException as exc:  # handed to the caller whose write it stopped, raised there
+                for pending in group:
+                    pending.error = exc
+            finally:
+                for pending in group:
+                    pending.done = True
+
+    def write_videos(self, items: Sequence[tuple[VideoRecord, Sequence[SegmentRecord], Sequence[FrameRecord]]],
+                     spaces: Mapping[str, VectorSpec]) -> dict[str, list[str]]:
+        """Commit videos in one go, one commit per table: all their children first, then all their `videos`
+        rows in one upsert (the commit), then the sweeps of the children of older revisions and of the other
+        videos stored at their paths (a path holds one file). A video given twice is written as its last one.
+        `spaces`: the model of each embedding space ("text", "visual"). Returns, per video id, the ids of the
+        videos it removed."""
+        latest = {video.id: (video, segments, frames) for video, segments, frames in items}
+        if not latest:
+            return {}
         with self._committing():
             seg_table = self.ensure(SegmentRecord, spaces)
             frame_table = self.ensure(FrameRecord, spaces)
             video_table = self.ensure(VideoRecord, spaces)
+            segments = [s.to_row() for _, children, _ in latest.values() for s in children]
+            frames = [f.to_row() for _, _, children in latest.values() for f in children]
             if segments:
-                self._retry(seg_table.add, [s.to_row() for s in segments])
+                self._retry(seg_table.add, segments)
             if frames:
-                self._retry(frame_table.add, [f.to_row() for f in frames])
-            self._upsert(video_table, VideoRecord.key, [video.to_row()])
-            stale = f"video_id = {sql_str(video.id)} AND rev != {sql_str(video.rev)}"
-            self._retry(seg_table.delete, stale)
-            self._retry(frame_table.delete, stale)
-            return self._evict_path(video)
+                self._retry(frame_table.add, frames)
+            self._upsert(video_table, VideoRecord.key, [video.to_row() for video, _, _ in latest.values()])
+            videos = [video for video, _, _ in latest.values()]
+            for table in (seg_table, frame_table):
+                self._sweep_stale(table, videos)
+            removed = self._evict_paths(videos)
+            self._commits += 1
+            self._maintain_if_due()
+            return removed
+
+    @staticmethod
+    def _stale_where(videos: Sequence[VideoRecord]) -> str:
+        return " OR ".join(f"(video_id = {sql_str(v.id)} AND rev != {sql_str(v.rev)})" for v in videos)
+
+    def _sweep_stale(self, table: lancedb.table.Table, videos: Sequence[VideoRecord]) -> None:
+        """Delete the children of these videos' other revisions; no commit when there are none (new videos)."""
+        for start in range(0, len(videos), SWEEP_CHUNK):
+            where = self._stale_where(videos[start:start + SWEEP_CHUNK])
+            if table.count_rows(where):
+                self._retry(table.delete, where)
 
     def update_video(self, video: VideoRecord) -> list[str]:
         """Write one committed video's row again (metadata edits that need no model run; its children stay).
@@ -229,20 +310,29 @@ class Store:
         the videos it removed (those stored at the same path)."""
         with self._committing():
             self._upsert(self.table(VideoRecord.table), VideoRecord.key, [video.to_row()])
-            return self._evict_path(video)
+            return self._evict_paths([video]).get(video.id, [])
 
-    def _evict_path(self, video: VideoRecord) -> list[str]:
-        """Remove the other videos stored at `video.path`: the file there now is `video`. Their rows go first (the
-        commit of the removal), then their children."""
+    def _evict_paths(self, videos: Sequence[VideoRecord]) -> dict[str, list[str]]:
+        """Remove the other videos stored at these videos' paths: the file there now is the video written last
+        with that path. Their rows go first (the commit of the removal), then their children. Returns, per
+        video id, the ids it removed."""
+        owner = {video.path: video.id for video in videos}
         table = self.table(VideoRecord.table)
-        gone = [r["id"] for r in table.search().where(f"path = {sql_str(video.path)} AND id != {sql_str(video.id)}")
-                .select(["id"]).limit(None).to_list()]
-        if not gone:
-            return []
-        self._retry(table.delete, f"id IN {sql_in(gone)}")
-        for child in (SegmentRecord, FrameRecord):
-            if (child_table := self.table(child.table)) is not None:
-                self._retry(child_table.delete, f"video_id IN {sql_in(gone)}")
+        paths = sorted(owner)
+        gone: dict[str, list[str]] = {}
+        for start in range(0, len(paths), FILTER_CHUNK):
+            rows = table.search().where(f"path IN {sql_in(paths[start:start + FILTER_CHUNK])}") \
+                .select(["id", "path"]).limit(None).to_list()
+            for row in rows:
+                if row["id"] != owner[row["path"]]:
+                    gone.setdefault(owner[row["path"]], []).append(row["id"])
+        ids = sorted({video_id for removed in gone.values() for video_id in removed})
+        for start in range(0, len(ids), FILTER_CHUNK):
+            where = f"id IN {sql_in(ids[start:start + FILTER_CHUNK])}"
+            self._retry(table.delete, where)
+            for child in (SegmentRecord, FrameRecord):
+                if (child_table := self.table(child.table)) is not None:
+                    self._retry(child_table.delete, f"video_id IN {sql_in(ids[start:start + FILTER_CHUNK])}")
         return gone
 
     @contextmanager
@@ -313,6 +403,7 @@ class Store:
                 kept = table.search().where(f"({where}) IS NOT TRUE").limit(None).to_arrow()
                 table = self.db.create_table(record.table, kept, schema=table.schema, mode="overwrite")
                 self._tables[record.table] = table
+                self._indexed.discard(record.table)  # an overwrite has no indexes
             before = len(table.list_versions())
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # that older versions go is the point here
@@ -353,6 +444,7 @@ class Store:
                 raise StoreError(f"{self.uri}: {', '.join(changed)} changed while '{record.table}' was re-embedded; "
                                  f"run {REINDEX_COMMAND.format(uri=self.uri)} again (its finished work is kept)")
             self._tables[record.table] = self.db.create_table(record.table, data, mode="overwrite")
+            self._indexed.discard(record.table)  # an overwrite has no indexes
 
     def _upsert(self, table: lancedb.table.Table, key: str, rows: list[dict], update_matched: bool = True) -> None:
         def merge():
@@ -377,15 +469,52 @@ class Store:
                     raise
                 time.sleep(0.1 * 2 ** attempt)
 
+    # -- upkeep --------------------------------------------------------------------------------------------------
+
+    def maintain(self, tables: Sequence[str] | None = None) -> list[indexes.Maintenance]:
+        """Create the indexes the tables lack, then compact them, merge new rows into their indexes and drop old
+        versions (`reelmind optimize`; writes do it every MAINTAIN_EVERY_COMMITS commits)."""
+        with self._committing():
+            return self._maintain(tables)
+
+    def _maintain_if_due(self) -> None:
+        due = self._commits - self._maintained_at >= indexes.MAINTAIN_EVERY_COMMITS
+        unchecked = [name for name in indexes.TEXT_INDEXES if name not in self._indexed]
+        if due:
+            self._maintain(None)
+        elif unchecked:
+            self._maintain(unchecked, optimize=False)
+
+    def _maintain(self, tables: Sequence[str] | None, optimize: bool = True) -> list[indexes.Maintenance]:
+        done = []
+        for name in tables or [n for n in indexes.TEXT_INDEXES if n in self.table_names()]:
+            table = self.table(name)
+            if table is None:
+                continue
+            started, before = time.perf_counter(), len(table.list_versions()) if optimize else 0
+            missing = indexes.missing_indexes(name, table)
+            self._retry(indexes.create_indexes, name, table, missing)
+            if optimize:
+                self._retry(indexes.optimize, table)
+            self._indexed.add(name)
+            done.append(indexes.Maintenance(name, tuple(missing), before,
+                                            len(table.list_versions()) if optimize else 0,
+                                            round(time.perf_counter() - started, 3)))
+        if optimize and tables is None:
+            self._maintained_at = self._commits
+        return done
+
     # -- reads --------------------------------------------------------------------------------------------------
 
-    def rows(self, record: type[Record], columns: Sequence[str] | None = None, where: str | None = None) -> list[dict]:
-        """Stored rows of the record's table (all columns, or `columns`, which must be the record's)."""
+    def rows(self, record: type[Record], columns: Sequence[str] | None = None, where: str | None = None,
+             max_age_s: float = 0.0) -> list[dict]:
+        """Stored rows of the record's table (all columns, or `columns`, which must be the record's); `max_age_s`
+        as for `table`."""
         if columns:
             unknown = set(columns) - set(record.column_names())
             if unknown:
                 raise ValueError(f"not columns of {record.table}: {', '.join(sorted(unknown))}")
-        table = self.table(record.table)
+        table = self.table(record.table, max_age_s)
         if table is None:
             return []
         query = table.search()
@@ -402,11 +531,13 @@ class Store:
         rows = self.videos(where=f"id = {sql_str(video_id)}")
         return VideoRecord.from_row(rows[0]) if rows else None
 
-    def video_revisions(self, video_ids: Iterable[str]) -> dict[str, dict]:
+    def video_revisions(self, video_ids: Iterable[str], max_age_s: float = 0.0) -> dict[str, dict]:
+        """The committed row (id, rev, path, title, thumbnail) of each of these videos that is stored."""
         ids = sorted(set(video_ids))
         if not ids:
             return {}
-        rows = self.videos(["id", "rev", "path", "title", "thumbnail_path"], where=f"id IN {sql_in(ids)}")
+        rows = self.rows(VideoRecord, ["id", "rev", "path", "title", "thumbnail_path"], f"id IN {sql_in(ids)}",
+                         max_age_s)
         return {r["id"]: r for r in rows}
 
     def children(self, record: type[SegmentRecord] | type[FrameRecord], video_id: str, rev: str) -> list[dict]:
@@ -414,19 +545,72 @@ class Store:
         rows = self.rows(record, where=f"video_id = {sql_str(video_id)} AND rev = {sql_str(rev)}")
         return sorted(rows, key=lambda r: r.get("idx", r.get("time_s", 0)))
 
-    def nearest(self, table_name: str, column: str, vector, k: int) -> list[dict]:
-        """Rows nearest to `vector` by cosine distance, with `score` = cosine similarity."""
-        table = self.table(table_name)
+    def nearest(self, table_name: str, column: str, vector, k: int, where: str | None = None,
+                exact: bool = False, columns: Sequence[str] | None = None) -> list[dict]:
+        """Rows nearest to `vector` by cosine distance, with `score` = cosine similarity, among the rows `where`
+        selects (applied before the search). Through the column's vector index when it has one (reelmind.indexes)
+        unless `exact`; `columns` limits what is read (default: all but the vector columns)."""
+        table = self.table(table_name, READ_MAX_AGE_S)
         if table is None or table.count_rows() == 0:
             return []
-        rows = (table.search(list(map(float, vector)), vector_column_name=column).metric("cosine")
-                .where(f"{column} IS NOT NULL", prefilter=True).limit(k).to_list())
+        query = table.search(list(map(float, vector)), vector_column_name=column).distance_type("cosine")
+        conditions = [f"({where})"] if where else []
+        if exact:
+            query = query.bypass_vector_index()
+        if exact or not self._has_index(table_name, table, column):
+            conditions.append(f"{column} IS NOT NULL")  # an index holds no nulls; a flat scan must skip them
+        else:
+            query = query.nprobes(indexes.NPROBES).ef(max(indexes.EF, k)).refine_factor(indexes.REFINE_FACTOR)
+        if conditions:
+            query = query.where(" AND ".join(conditions), prefilter=True)
+        query = query.select([*(columns or self._plain_columns(table)), "_distance"])
+        rows = query.limit(k).to_list()
         for row in rows:
             row["score"] = 1.0 - float(row.pop("_distance"))
         return rows
 
+    def matches(self, table_name: str, column: str, text: str, k: int, where: str | None = None,
+                columns: Sequence[str] | None = None) -> list[dict]:
+        """Rows whose `column` holds every word of `text` (as the column's full-text index splits and normalises
+        words), best first by BM25, with `score` = the BM25 score; none when the column has no full-text index."""
+        table = self.table(table_name, READ_MAX_AGE_S)
+        if table is None or not self._has_index(table_name, table, column, text=True):
+            return []
+        query = table.search(MatchQuery(text, column, operator=FullTextOperator.AND), query_type="fts")
+        if where:
+            query = query.where(where, prefilter=True)
+        rows = query.select([*(columns or self._plain_columns(table)), "_score"]).limit(k).to_list()
+        for row in rows:
+            row["score"] = float(row.pop("_score"))
+        return rows
+
+    def _has_index(self, table_name: str, table: lancedb.table.Table, column: str, text: bool = False) -> bool:
+        """Whether the column has a vector (or, `text`, a full-text) index; looked up once per table version."""
+        key = (table_name, table.version)
+        if key not in self._index_cache:
+            self._index_cache = {k: v for k, v in self._index_cache.items() if k[0] != table_name}
+            self._index_cache[key] = {(tuple(i.columns)[0], i.index_type == "FTS") for i in table.list_indices()
+                                      if i.index_type == "FTS" or i.index_type.startswith("Ivf")}
+        return (column, text) in self._index_cache[key]
+
+    @staticmethod
+    def _plain_columns(table: lancedb.table.Table) -> list[str]:
+        return [f.name for f in table.schema if not pa.types.is_fixed_size_list(f.type)]
+
     def failures(self) -> list[FailureRecord]:
         return [FailureRecord.from_row(r) for r in self.rows(FailureRecord)]
+
+
+@dataclass(eq=False)
+class _PendingWrite:
+    """One caller's video waiting in the group-commit queue, and, once committed, its outcome."""
+    video: VideoRecord
+    segments: tuple[SegmentRecord, ...]
+    frames: tuple[FrameRecord, ...]
+    spaces: dict[str, VectorSpec]
+    done: bool = False
+    removed: list[str] = field(default_factory=list)
+    error: BaseException | None = None
 
 
 def _now() -> datetime:

