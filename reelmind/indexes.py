@@ -33,9 +33,11 @@ SCALAR_INDEXES: dict[str, dict[str, type]] = {
 }
 # The words each table is found by in a full-text search.
 TEXT_INDEXES: dict[str, str] = {"videos": "document", "segments": "text", "frames": "ocr_text"}
-# The vector columns that search compares a query with.
+# The vector columns that search compares a text query with. (Frames' pictures are searched only with a joint
+# image-text model such as CLIP, by a flat scan: indexing 1M pictures' vectors on every upkeep would cost more
+# than the default models' searches ever use.)
 VECTOR_INDEXES: dict[str, tuple[str, ...]] = {"videos": ("text_vector",), "segments": ("vector",),
-                                              "frames": ("text_vector", "visual_vector")}
+                                              "frames": ("text_vector",)}
 # Below this many rows a flat scan is as fast as an index: measured here (`reelmind bench search`), a flat top-80
 # cosine scan of 384-d vectors took ~1 ms per 1,000 rows, an indexed one ~3-6 ms at any size.
 VECTOR_INDEX_MIN_ROWS = 10_000

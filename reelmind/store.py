@@ -278,14 +278,14 @@ class Store:
             seg_table = self.ensure(SegmentRecord, spaces)
             frame_table = self.ensure(FrameRecord, spaces)
             video_table = self.ensure(VideoRecord, spaces)
-            segments = [s.to_row() for _, children, _ in latest.values() for s in children]
-            frames = [f.to_row() for _, _, children in latest.values() for f in children]
+            segments = [s for _, children, _ in latest.values() for s in children]
+            frames = [f for _, _, children in latest.values() for f in children]
             if segments:
-                self._retry(seg_table.add, segments)
+                self._retry(seg_table.add, SegmentRecord.to_arrow(segments, seg_table.schema))
             if frames:
-                self._retry(frame_table.add, frames)
-            self._upsert(video_table, VideoRecord.key, [video.to_row() for video, _, _ in latest.values()])
+                self._retry(frame_table.add, FrameRecord.to_arrow(frames, frame_table.schema))
             videos = [video for video, _, _ in latest.values()]
+            self._upsert(video_table, VideoRecord.key, VideoRecord.to_arrow(videos, video_table.schema))
             for table in (seg_table, frame_table):
                 self._sweep_stale(table, videos)
             removed = self._evict_paths(videos)
@@ -446,7 +446,8 @@ class Store:
             self._tables[record.table] = self.db.create_table(record.table, data, mode="overwrite")
             self._indexed.discard(record.table)  # an overwrite has no indexes
 
-    def _upsert(self, table: lancedb.table.Table, key: str, rows: list[dict], update_matched: bool = True) -> None:
+    def _upsert(self, table: lancedb.table.Table, key: str, rows: list[dict] | pa.Table,
+                update_matched: bool = True) -> None:
         def merge():
             builder = table.merge_insert(key)
             if update_matched:
