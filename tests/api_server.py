@@ -52,6 +52,7 @@ class ApiServer:
     """`python -m reelmind.cli api` in its own process group, stopped with SIGTERM (uvicorn's graceful stop)."""
 
     def __init__(self, db: str, data_dir: str, log: Path, **env: str):
+        self.db = db
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         environ = {**os.environ, "REELMIND_DATA_DIR": data_dir, "HF_HUB_OFFLINE": "1", **env}

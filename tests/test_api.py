@@ -25,7 +25,6 @@ def api(fixtures_db, tmp_path_factory):
     folder = tmp_path_factory.mktemp("api")
     db = demo_database(source, folder)
     server = ApiServer(db, str(Path(source).parent), folder / "api.log")
-    server.db = db
     yield server
     server.stop()
 
