@@ -60,6 +60,10 @@ SWEEP_CHUNK = 200
 READ_MAX_AGE_S = 0.2
 # How the OS's ENOSPC reads in a LanceDB error.
 NO_SPACE = "No space left on device"
+# A record's vector is None where there is nothing to embed (no picture, no text). LanceDB counts a null vector in
+# Arrow input as one of the wrong length and refuses the write ("variable length vectors"), so nulls are declared
+# fine; `Record.to_arrow` has already checked every other vector's length against the column's.
+NULL_VECTORS = "null"
 
 
 def table_schema(record: type[Record], spaces: Mapping[str, VectorSpec] | None = None) -> pa.Schema:
@@ -281,9 +285,11 @@ class Store:
             segments = [s for _, children, _ in latest.values() for s in children]
             frames = [f for _, _, children in latest.values() for f in children]
             if segments:
-                self._retry(seg_table.add, SegmentRecord.to_arrow(segments, seg_table.schema))
+                seg_data = SegmentRecord.to_arrow(segments, seg_table.schema)
+                self._retry(lambda: seg_table.add(seg_data, on_bad_vectors=NULL_VECTORS))
             if frames:
-                self._retry(frame_table.add, FrameRecord.to_arrow(frames, frame_table.schema))
+                frame_data = FrameRecord.to_arrow(frames, frame_table.schema)
+                self._retry(lambda: frame_table.add(frame_data, on_bad_vectors=NULL_VECTORS))
             videos = [video for video, _, _ in latest.values()]
             self._upsert(video_table, VideoRecord.key, VideoRecord.to_arrow(videos, video_table.schema))
             for table in (seg_table, frame_table):
@@ -452,7 +458,7 @@ class Store:
             builder = table.merge_insert(key)
             if update_matched:
                 builder = builder.when_matched_update_all()
-            return builder.when_not_matched_insert_all().execute(rows)
+            return builder.when_not_matched_insert_all().execute(rows, on_bad_vectors=NULL_VECTORS)
 
         self._retry(merge)
 

@@ -93,3 +93,15 @@ def test_an_over_long_query_is_refused_before_it_is_embedded(tmp_path):
 
     with pytest.raises(ValueError, match=f"query is 100000 characters long; the limit is {MAX_QUERY_CHARS}"):
         search("g" * 100_000, settings_for(str(tmp_path / "db")), k=5)
+
+
+def test_a_video_without_picture_is_stored_with_no_visual_vector(tmp_path):
+    """An audio-only file has no visual vector (None); at the real models' sizes LanceDB took a null vector in an
+    Arrow batch for one of the wrong length and refused the whole write."""
+    spaces = {"text": TEXT, "visual": VectorSpec("efficientnet-lite0:imagenet1k", 1280)}
+    store = Store(str(tmp_path / "lancedb"))
+    vector = np.full(TEXT.dim, 1 / np.sqrt(TEXT.dim), np.float32)
+    store.write_video(video_record("podcast", text_vector=vector, visual_vector=None, n_segments=1),
+                      [SegmentRecord("podcast:0", "podcast", "r1", 0, 0.0, 5.0, "roses", vector)], [], spaces)
+    assert store.videos(["id", "visual_vector"]) == [{"id": "podcast", "visual_vector": None}]
+    assert len(store.children(SegmentRecord, "podcast", "r1")) == 1
