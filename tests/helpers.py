@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -47,3 +50,30 @@ def video_record(video_id: str, **fields):
                ocr_text="", document=title, n_frames=0, n_segments=0, thumbnail_path="",
                ingested_at=datetime.now(UTC))
     return VideoRecord(**(row | fields))
+
+
+def prefect_api_call(url: str, path: str, body: dict | None = None):
+    """POST `body` to the Prefect REST API at `url` (e.g. http://127.0.0.1:4200/api) and return the JSON answer."""
+    request = urllib.request.Request(f"{url}{path}", data=json.dumps(body or {}).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def flow_runs(url: str) -> list[dict]:
+    """The server's flow runs: id, name, deployment name and state type."""
+    runs = prefect_api_call(url, "/flow_runs/filter", {"limit": 50})
+    deployments = {d["id"]: d["name"] for d in prefect_api_call(url, "/deployments/filter", {"limit": 50})}
+    return [{"id": r["id"], "name": r["name"], "deployment": deployments.get(r["deployment_id"]),
+             "state": r["state_type"]} for r in runs]
+
+
+def wait_for(predicate, timeout_s: float, what: str):
+    """The first truthy value of `predicate()`, polled each second; an AssertionError naming `what` on timeout."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")

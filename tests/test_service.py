@@ -20,37 +20,13 @@ import pytest
 from reelmind.search import search
 from reelmind.store import Store
 
-from helpers import FIXTURES, REPO, free_port, settings_for
+from helpers import FIXTURES, REPO, flow_runs, free_port, prefect_api_call, settings_for, wait_for
 
 pytestmark = pytest.mark.slow  # real models in subprocesses against a Prefect server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Files dropped into the watched folder at once.
 BURST = ("tomato_soup_recipe.mp4", "gardening_podcast.mp3", "space_station_mandarin.mp4")
-
-
-def _api(url: str, path: str, body: dict | None = None):
-    request = urllib.request.Request(f"{url}{path}", data=json.dumps(body or {}).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
-def _flow_runs(url: str) -> list[dict]:
-    runs = _api(url, "/flow_runs/filter", {"limit": 50})
-    deployments = {d["id"]: d["name"] for d in _api(url, "/deployments/filter", {"limit": 50})}
-    return [{"id": r["id"], "name": r["name"], "deployment": deployments.get(r["deployment_id"]),
-             "state": r["state_type"]} for r in runs]
-
-
-def _wait_for(predicate, timeout_s: float, what: str):
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 def _browser_dom(url: str, tmp_path: Path) -> str:
@@ -80,34 +56,37 @@ def test_upload_to_search_and_recommend(tmp_path):
     env.update(REELMIND_DATA_DIR=str(tmp_path / "data"), REELMIND_SETTLE_S="1", REELMIND_RECOMMEND_DELAY_S="3",
                PREFECT_SERVER_ANALYTICS_ENABLED="false", HF_HUB_OFFLINE="1")
     log = (tmp_path / "serve.log").open("w")
+    api_port = free_port()
     serve = subprocess.Popen([sys.executable, "-m", "reelmind.cli", "serve", "--watch", str(uploads), "--db", db,
-                              "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                             start_new_session=True)
+                              "--port", str(port), "--api-port", str(api_port)], cwd=REPO, env=env, stdout=log,
+                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_for(lambda: "watching" in (tmp_path / "serve.log").read_text(), 120, "the service to start")
-        _wait_for(lambda: {d["name"] for d in _api(url, "/deployments/filter")} >= {"ingest", "recommend"},
+        wait_for(lambda: "watching" in (tmp_path / "serve.log").read_text(), 120, "the service to start")
+        wait_for(lambda: {d["name"] for d in prefect_api_call(url, "/deployments/filter")} >= {"ingest", "recommend"},
                   60, "the deployments")
         for name in BURST:  # how uploads land: written under a partial name, then renamed
             shutil.copy(FIXTURES / name, uploads / f"{name}.part")
             (uploads / f"{name}.part").rename(uploads / name)
 
         def ingested():
-            runs = [r for r in _flow_runs(url) if r["deployment"] == "ingest"]
+            runs = [r for r in flow_runs(url) if r["deployment"] == "ingest"]
             done = [r for r in runs if r["state"] in ("COMPLETED", "FAILED", "CRASHED")]
             return runs if runs and len(done) == len(runs) and len(Store(db).videos(["id"])) == len(BURST) else None
 
-        ingest_runs = _wait_for(ingested, 240, "the burst's ingest runs")
+        ingest_runs = wait_for(ingested, 240, "the burst's ingest runs")
         # the files became ready together: one run for all of them (two if the copies straddled a scan)
         assert 1 <= len(ingest_runs) <= 2 and {r["state"] for r in ingest_runs} == {"COMPLETED"}
         assert sorted(Path(v["path"]).name for v in Store(db).videos(["path"])) == sorted(BURST)  # each once
         hits = search("tomato soup recipe", settings_for(db), k=1)
         assert hits and Path(hits[0].path).name == "tomato_soup_recipe.mp4"
-        _wait_for(lambda: [r for r in _flow_runs(url) if r["deployment"] == "recommend"
+        with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/search?q=tomato+soup+recipe&k=1") as response:
+            assert [h["video_id"] for h in json.loads(response.read())["results"]] == [hits[0].video_id]
+        wait_for(lambda: [r for r in flow_runs(url) if r["deployment"] == "recommend"
                            and r["state"] == "COMPLETED"], 120, "a recommend run after the ingest")
         # debounced: the burst refreshed recommendations once or twice (the hourly schedule's future runs wait)
-        assert len([r for r in _flow_runs(url) if r["deployment"] == "recommend" and r["state"] != "SCHEDULED"]) <= 2
+        assert len([r for r in flow_runs(url) if r["deployment"] == "recommend" and r["state"] != "SCHEDULED"]) <= 2
         ingest_run = ingest_runs[:1]
-        artifacts = _api(url, "/artifacts/filter", {"limit": 50})
+        artifacts = prefect_api_call(url, "/artifacts/filter", {"limit": 50})
         assert "ingested-videos" in {a["key"] for a in artifacts}
 
         if CHROMIUM:  # the UI, as a person would open it
