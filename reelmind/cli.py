@@ -8,6 +8,8 @@
     reelmind reindex [--db URI]                 re-embed the stored texts with the configured text model
     reelmind forget-user USER [--db URI]        delete a user's events, picks and model data, old versions too
     reelmind api [--db URI] [--port 8000]       the HTTP API and the web page
+    reelmind optimize [--db URI]                create missing indexes, compact, drop old versions
+    reelmind bench {store,search,ingest,recommend,all} [--videos N] [--json PATH]   performance at catalogue size
 
 Usage errors exit with status 2 (argparse's convention).
 """
@@ -225,6 +227,33 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     for name, version in store.upgrade().items():
         state = "already current" if version == SCHEMA_VERSION else f"upgraded from version {version}"
         print(f"{store.uri}: {name}: {state} (schema version {SCHEMA_VERSION})")
+    return 0
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    from reelmind.config import load_settings
+
+    store = _open_store(load_settings(db=args.db).db)
+    done = store.maintain()
+    table = _table(f"Optimized {store.uri}", ("table", "indexes created", "versions before", "after", "seconds"))
+    for m in done:
+        _add_row(table, m.table, ", ".join(m.created) or "-", m.versions_before, m.versions_after, m.seconds)
+    _console().print(table)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from reelmind import bench
+
+    if args.videos < 1:
+        raise ValueError("--videos must be at least 1")
+    options = bench.BenchOptions(videos=args.videos, db=args.db)
+    result = bench.run([args.part], options, say=lambda line: print(line, file=sys.stderr))
+    if args.json:
+        bench.write_json(result, args.json)
+    if set(result.get("not_available", [])) == set(result["parts"]):
+        return 1  # nothing could be measured: each part said why
+    _console().print(bench.table(result))
     return 0
 
 
@@ -519,6 +548,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_db(sub.add_parser("reindex", help="re-embed the stored texts with the configured text model"))
     p.set_defaults(func=cmd_reindex)
+
+    p = with_db(sub.add_parser("optimize", help="create missing indexes, compact tables, drop old versions"))
+    p.set_defaults(func=cmd_optimize)
+
+    p = sub.add_parser("bench", help="build a synthetic catalogue and measure store, search, ingest, recommend")
+    p.add_argument("part", choices=["store", "search", "ingest", "recommend", "all"])
+    p.add_argument("--videos", type=int, default=10_000, help="catalogue size (default 10,000)")
+    p.add_argument("--json", metavar="PATH", help="also write the results, with the machine's facts, as JSON")
+    p.add_argument("--db", help="build the catalogue here and keep it (default: a temporary folder, removed)")
+    p.set_defaults(func=cmd_bench)
 
     p = with_db(sub.add_parser("failures", help="files that could not be ingested"))
     p.add_argument("--json", action="store_true")

@@ -38,9 +38,9 @@ TEXT_INDEXES: dict[str, str] = {"videos": "document", "segments": "text", "frame
 # than the default models' searches ever use.)
 VECTOR_INDEXES: dict[str, tuple[str, ...]] = {"videos": ("text_vector",), "segments": ("vector",),
                                               "frames": ("text_vector",)}
-# Below this many rows a flat scan is as fast as an index: measured here (`reelmind bench search`), a flat top-80
-# cosine scan of 384-d vectors took ~1 ms per 1,000 rows, an indexed one ~3-6 ms at any size.
-VECTOR_INDEX_MIN_ROWS = 10_000
+# Below this many rows a flat scan is about as fast as an index: measured here on the benchmark's 384-d vectors,
+# a flat top-80 cosine scan of 6,600 rows took ~10 ms, an IVF_HNSW_SQ search of them 4-11 ms (more at larger k).
+VECTOR_INDEX_MIN_ROWS = 5_000
 # Rows per IVF partition when training: few, large partitions keep HNSW's recall high (each partition is a graph);
 # sqrt-sized partitions of a 2M-row table would need many probes to reach the true neighbours.
 ROWS_PER_PARTITION = 250_000
@@ -55,12 +55,14 @@ INDEX_ROWS_METADATA_KEY = "reelmind.index_rows"
 MAINTAIN_EVERY_COMMITS = 25
 # Older versions are kept this long for readers still on them (a search takes well under a second).
 KEEP_VERSIONS_FOR = timedelta(minutes=1)
-# Searching an IVF_HNSW_SQ index: partitions probed, HNSW's candidate list, and refinement (refine_factor * k
-# candidates re-ranked on the full vectors, which undoes the scalar quantisation's error). Chosen by the recall
-# measured with `reelmind bench search` (recall@10 against an exact scan).
-NPROBES = 4
+# Searching an IVF_HNSW_SQ index: partitions probed, HNSW's candidate list (at least EF_PER_RESULT per result
+# asked for; LanceDB needs ef >= k x refine_factor), and refinement (refine_factor x k candidates re-ranked on the
+# full vectors, undoing the scalar quantisation's error; 0: none). Chosen by the recall@10 against an exact scan
+# and the latency measured with `reelmind bench search`.
+NPROBES = 3
 EF = 160
-REFINE_FACTOR = 4
+EF_PER_RESULT = 4
+REFINE_FACTOR = 2
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ segments and frames as the list of the allowed videos' ids when few enough video
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 from reelmind import registry
@@ -38,6 +39,10 @@ FILTERED_OVERFETCH = 8
 PREFILTER_MAX_VIDEOS = 2_000
 # Reciprocal rank fusion's constant: a video ranked r in a list scores 1 / (RRF_K + r) (Cormack et al., 2009).
 RRF_K = 60
+# A search's LanceDB queries (three by words, three or four by meaning) run at once on these threads: LanceDB
+# works outside Python's lock, and the word searches overlap the query's embedding.
+SEARCH_THREADS = 4
+_POOL = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="reelmind-search")
 # The columns a search reads (vectors are never read back).
 DOCUMENT_COLUMNS = ["id", "rev", "path", "title", "thumbnail_path"]
 SEGMENT_COLUMNS = ["video_id", "rev", "start", "end", "text"]
@@ -126,25 +131,29 @@ def search(query: str, settings: Settings, k: int = 5, filters: SearchFilters | 
     store = Store.open(settings.db)
     text_model = registry.load("text", settings.text_backend, settings.text_model)
     store.check_query_model("videos", "text_vector", text_model.model_id, text_model.dim)
-    q = text_model.embed_queries([query])[0]
     scope = _Scope.of(store, filters)
     n = max(k * CANDIDATES_PER_RESULT, 20)
     many = n * (FILTERED_OVERFETCH if scope.postfilter else 1)
-    documents = store.nearest("videos", "text_vector", q, n, scope.videos, columns=DOCUMENT_COLUMNS)
-    moments = [("speech", r) for r in store.nearest("segments", "vector", q, many, scope.children,
-                                                    columns=SEGMENT_COLUMNS)]
-    moments += [("screen", r) for r in store.nearest("frames", "text_vector", q, many, scope.children,
-                                                     columns=FRAME_COLUMNS)]
+    for name in ("segments", "frames"):
+        store.table(name, READ_MAX_AGE_S)  # checked here, once, not by the queries running at once below
+    # The word searches run while the query is embedded, the vector searches once it is.
+    worded = _POOL.submit(store.matches, "videos", "document", query, n, scope.videos, ["id", "rev"])
+    word_moments = [(kind, _POOL.submit(store.matches, table, column, query, many, scope.children, columns))
+                    for kind, table, column, columns in (("speech", "segments", "text", SEGMENT_COLUMNS),
+                                                         ("screen", "frames", "ocr_text", FRAME_COLUMNS))]
+    q = text_model.embed_queries([query])[0]
+    documents = _POOL.submit(store.nearest, "videos", "text_vector", q, n, scope.videos, False, DOCUMENT_COLUMNS)
+    moments = [(kind, _POOL.submit(store.nearest, table, column, q, many, scope.children, False, columns))
+               for kind, table, column, columns in (("speech", "segments", "vector", SEGMENT_COLUMNS),
+                                                    ("screen", "frames", "text_vector", FRAME_COLUMNS))]
     if registry.backend_class("vision", settings.vision_backend).embeds_text:
         vision = registry.load("vision", settings.vision_backend, settings.vision_model)
-        pictures = store.nearest("frames", "visual_vector", vision.embed_texts([query])[0], many, scope.children,
-                                 columns=FRAME_COLUMNS)
-        moments += [("screen", r) for r in pictures]
-    worded = store.matches("videos", "document", query, n, scope.videos, columns=["id", "rev"])
-    word_moments = [("speech", r) for r in store.matches("segments", "text", query, many, scope.children,
-                                                         columns=SEGMENT_COLUMNS)]
-    word_moments += [("screen", r) for r in store.matches("frames", "ocr_text", query, many, scope.children,
-                                                          columns=FRAME_COLUMNS)]
+        moments.append(("screen", _POOL.submit(store.nearest, "frames", "visual_vector",
+                                               vision.embed_texts([query])[0], many, scope.children, False,
+                                               FRAME_COLUMNS)))
+    documents, worded = documents.result(), worded.result()
+    moments = [(kind, row) for kind, future in moments for row in future.result()]
+    word_moments = [(kind, row) for kind, future in word_moments for row in future.result()]
 
     committed = store.video_revisions([r["id"] for r in documents + worded] +
                                       [r["video_id"] for _, r in moments + word_moments], READ_MAX_AGE_S)

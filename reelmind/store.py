@@ -561,15 +561,14 @@ class Store:
         if table is None or table.count_rows() == 0:
             return []
         query = table.search(list(map(float, vector)), vector_column_name=column).distance_type("cosine")
-        conditions = [f"({where})"] if where else []
         if exact:
             query = query.bypass_vector_index()
-        if exact or not self._has_index(table_name, table, column):
-            conditions.append(f"{column} IS NOT NULL")  # an index holds no nulls; a flat scan must skip them
-        else:
-            query = query.nprobes(indexes.NPROBES).ef(max(indexes.EF, k)).refine_factor(indexes.REFINE_FACTOR)
-        if conditions:
-            query = query.where(" AND ".join(conditions), prefilter=True)
+        elif self._has_index(table_name, table, column):
+            query = query.nprobes(indexes.NPROBES).ef(max(indexes.EF, indexes.EF_PER_RESULT * k))
+            if indexes.REFINE_FACTOR:
+                query = query.refine_factor(indexes.REFINE_FACTOR)
+        if where:  # rows with no vector (null) are never returned
+            query = query.where(where, prefilter=True)
         query = query.select([*(columns or self._plain_columns(table)), "_distance"])
         rows = query.limit(k).to_list()
         for row in rows:

@@ -103,3 +103,18 @@ def test_words_are_matched_in_chinese_and_english_where_meaning_misses(tmp_path,
     assert search("2019", settings_for(store.uri), k=4)[0].video_id == "pump"
     top = search("空间站", settings_for(store.uri), k=4)[0]
     assert top.video_id == "space" and top.text == "今天我们去空间站，看火箭发射"
+
+
+def test_reelmind_optimize_reports_each_table(tmp_path, capsys):
+    from reelmind.cli import main
+
+    store = Store(str(tmp_path / "db"))
+    vector = np.full(E5.dim, 1 / np.sqrt(E5.dim), np.float32)
+    for i in range(3):
+        _write(store, f"v{i}", f"video {i}", vector, [(f"words {i}", vector)])
+    assert store.table("segments").stats()["fragment_stats"]["num_fragments"] == 3  # one per commit
+    assert main(["optimize", "--db", store.uri]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("videos", "segments", "frames"))
+    segments = store.table("segments")
+    assert segments.count_rows() == 3 and segments.stats()["fragment_stats"]["num_fragments"] < 3
