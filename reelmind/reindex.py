@@ -102,6 +102,8 @@ def reindex(store: Store, settings: Settings, batch_size: int = DEFAULT_BATCH_SI
             embedded[record.table], reused[record.table] = done
     for record in RECORDS_IN_ORDER:
         _drop_staging(store, record)
+    if embedded:
+        store.maintain(list(embedded))  # a swapped table is a new table: no index until it is built again
     return ReindexReport(model.model_id, model.dim, embedded, reused, round(time.perf_counter() - started, 3))
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import threading
 import time
 import warnings
@@ -43,6 +44,7 @@ from reelmind.records import (
     VideoRecord,
 )
 
+LOG = logging.getLogger(__name__)
 VECTORS_METADATA_KEY = b"reelmind.vectors"
 # Lance commits can conflict when several writers upsert at once; a few retries with backoff resolve it.
 COMMIT_RETRIES = 5
@@ -296,7 +298,11 @@ class Store:
                 self._sweep_stale(table, videos)
             removed = self._evict_paths(videos)
             self._commits += 1
-            self._maintain_if_due()
+            try:
+                self._maintain_if_due()
+            except (OSError, RuntimeError, ValueError) as exc:  # the videos are committed: upkeep can wait
+                LOG.warning("%s: upkeep after a commit failed, to be retried later: %s", self.uri,
+                            " ".join(str(exc).split())[:200])
             return removed
 
     @staticmethod
@@ -488,6 +494,7 @@ class Store:
         due = self._commits - self._maintained_at >= indexes.MAINTAIN_EVERY_COMMITS
         unchecked = [name for name in indexes.TEXT_INDEXES if name not in self._indexed]
         if due:
+            self._maintained_at = self._commits  # a failed upkeep is tried again after as many commits
             self._maintain(None)
         elif unchecked:
             self._maintain(unchecked, optimize=False)
