@@ -37,6 +37,7 @@ demo: $(STAMP)
 	REELMIND_DB=$(DEMO_DB) PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL=WARNING $(BIN)/python -m flows.recommend
 	for user in alice bob chen; do $(BIN)/reelmind recommend --user $$user --k 3 --db $(DEMO_DB); done
 	$(BIN)/reelmind recommend --user newcomer --k 3 --interests "I like cooking and vegetarian recipes" --db $(DEMO_DB)
+	@echo "To browse it: $(BIN)/reelmind api --db $(DEMO_DB), then open http://127.0.0.1:8000/"
 
 test: $(STAMP)
 	$(BIN)/ruff check .
