@@ -15,6 +15,7 @@ busy, instead of one run (and one model load) per file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -26,9 +27,9 @@ from reelmind.files import write_text_atomic
 from reelmind.probe import content_hash, find_media_files, open_for_writing
 
 EVENT_NAME = "video.uploaded"
-# Paths in one event, and so in one ingest run's parameters: a folder of 10,000 files becomes 20 runs of 500, not one
-# run whose parameters (about 100 bytes a path) run to a megabyte.
-MAX_PATHS_PER_EVENT = 500
+# Paths in one event, and so in one ingest run: each video is one of the event's related resources, of which
+# Prefect takes at most 100 (a larger event is refused); a folder of 10,000 new files becomes 100 runs.
+MAX_PATHS_PER_EVENT = 100
 # Polling, not inotify: it works the same on local disks, network mounts and object-store fuse mounts.
 POLL_S = 1.0
 
@@ -44,24 +45,30 @@ class Upload:
         return self.content_hash[:16]
 
 
-def emit_prefect_event(uploads: list[Upload]) -> None:
-    """One `video.uploaded` event for uploads that became ready together: the payload lists their paths (the
-    ingest trigger passes them on), and each video is a related resource, so the event shows which ones."""
-    import hashlib
+def upload_event(uploads: list[Upload]) -> dict:
+    """The `video.uploaded` event (its `emit_event` arguments) for uploads that became ready together: the payload
+    lists their paths (the ingest trigger passes them on), and each video is a related resource, so the event shows
+    which ones."""
+    ids = [u.video_id for u in uploads]
+    if len(ids) == 1:
+        resource = {"prefect.resource.id": f"video.{ids[0]}", "prefect.resource.name": Path(uploads[0].path).name}
+    else:
+        digest = hashlib.sha256(" ".join(ids).encode()).hexdigest()[:16]
+        resource = {"prefect.resource.id": f"video.batch.{digest}", "prefect.resource.name": f"{len(ids)} files"}
+    return {"event": EVENT_NAME, "resource": resource,
+            "related": [{"prefect.resource.id": f"video.{u.video_id}", "prefect.resource.role": "video",
+                         "prefect.resource.name": Path(u.path).name} for u in uploads],
+            "payload": {"paths": [u.path for u in uploads],
+                        "videos": [{"path": u.path, "content_hash": u.content_hash, "size_bytes": u.size_bytes}
+                                   for u in uploads]}}
 
+
+def emit_prefect_event(uploads: list[Upload]) -> None:
     from prefect.events import emit_event
 
-    ids = [u.video_id for u in uploads]
-    resource_id = f"video.{ids[0]}" if len(ids) == 1 else \
-        f"video.batch.{hashlib.sha256(' '.join(ids).encode()).hexdigest()[:16]}"
-    emit_event(event=EVENT_NAME,
-               resource={"prefect.resource.id": resource_id,
-                         "prefect.resource.name": Path(uploads[0].path).name if len(ids) == 1 else f"{len(ids)} files"},
-               related=[{"prefect.resource.id": f"video.{u.video_id}", "prefect.resource.role": "video",
-                         "prefect.resource.name": Path(u.path).name} for u in uploads],
-               payload={"paths": [u.path for u in uploads],
-                        "videos": [{"path": u.path, "content_hash": u.content_hash, "size_bytes": u.size_bytes}
-                                   for u in uploads]})
+    if emit_event(**upload_event(uploads)) is None:
+        # Prefect logs why and returns nothing: raise, so that the watcher announces these files again
+        raise RuntimeError(f"{EVENT_NAME}: Prefect did not take the event for {len(uploads)} file(s)")
 
 
 @dataclass

@@ -105,3 +105,15 @@ def test_files_ready_together_are_announced_in_one_event_and_a_failed_announceme
     assert len(events) == 1 and events[0] == ready  # one event for the whole burst
     assert len(ready) == 3  # the same content under two names is one video
     assert watcher.poll(now=10.0) == []
+
+
+def test_the_largest_batch_is_an_event_prefect_takes():
+    from prefect.events import Event
+
+    from reelmind.watch import MAX_PATHS_PER_EVENT, Upload, upload_event
+
+    uploads = [Upload(f"/up/{i}.mp4", f"{i:064x}", 1) for i in range(MAX_PATHS_PER_EVENT + 1)]
+    event = Event(**upload_event(uploads[:MAX_PATHS_PER_EVENT]))
+    assert event.payload["paths"] == [u.path for u in uploads[:MAX_PATHS_PER_EVENT]]
+    with pytest.raises(ValueError, match="related resources"):  # why batches stop at MAX_PATHS_PER_EVENT
+        Event(**upload_event(uploads))
