@@ -35,7 +35,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from reelmind.config import Settings, load_settings
 from reelmind.document import sidecar_path
 from reelmind.errors import MediaError, StoreError
-from reelmind.pipeline import METADATA, SKIP, FileJob, VideoSummary, plan_is_current, skipped_summary
+from reelmind.pipeline import METADATA, SKIP, FileJob, VideoSummary, plan_is_current, skipped_summary, start_preloading
 from reelmind.probe import find_media_files
 from reelmind.stages import Stage
 from reelmind.workspace import Claim, release, try_claim
@@ -179,6 +179,8 @@ def ingest(paths: list[str], db: str | None = None, show_progress: bool = False)
         paths = [paths]
     files = find_media_files(paths)
     logger.info("%d media files to ingest into %s", len(files), settings.db)
+    if files:
+        start_preloading(settings)  # the first files' probes run meanwhile
     window = max(1, min(settings.workers, RUNNER_THREADS // TASKS_PER_FILE))
     progress_id = create_progress_artifact(0.0, key="ingest-progress",
                                            description=f"Files done out of {len(files)}")

@@ -142,11 +142,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     from flows.ingest import ingest
     from reelmind.config import load_settings
+    from reelmind.pipeline import start_preloading
 
     # A bad setting or a database that cannot be written is reported now, before a Prefect server starts.
     settings = load_settings(db=args.db)
     _open_store(settings.db)
     _check_writable(settings.db)
+    start_preloading(settings)  # the models load while Prefect starts its temporary server
     with _sigterm_unwinds():
         report = ingest(args.paths, db=args.db, show_progress=True)
     console = _console()

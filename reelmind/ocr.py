@@ -21,7 +21,7 @@ _engine = None
 _lock = threading.Lock()
 
 
-def _load():
+def load_engine():
     global _engine
     with _lock:
         if _engine is None:
@@ -33,7 +33,7 @@ def _load():
 
 def read_text(bgr: np.ndarray) -> list[str]:
     """Lines of text in a BGR frame, top to bottom; boxes on one line are joined left to right."""
-    engine = _load()
+    engine = load_engine()
     with _lock:
         result, _elapsed = engine(bgr)
     boxes = [(box, text.strip()) for box, text, score in (result or [])

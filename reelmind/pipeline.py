@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -78,6 +79,29 @@ def backend(kind: str, settings: Settings):
     # Whisper assembles its bundled weights in the cache folder on first use.
     options = {"cache_dir": settings.cache_dir} if kind == "speech" else {}
     return registry.load(kind, getattr(settings, kind + "_backend"), getattr(settings, kind + "_model"), **options)
+
+
+def preload_models(settings: Settings) -> None:
+    """Load every configured model, and run the text model once (it loads on first use), so that the first file
+    of a run does not wait for them. Started in a thread while Prefect starts its server (about 5 s here, about as
+    long as the loads): the registry's lock makes a task that needs a model wait for this load, not repeat it. A
+    model that fails to load is not reported here: the stage that needs it fails with its reason."""
+    try:
+        for kind in registry.KINDS:
+            backend(kind, settings)
+        backend("text", settings).embed_passages(["warm up"])
+        if settings.ocr:
+            from reelmind.ocr import load_engine
+
+            load_engine()
+    except Exception:  # noqa: BLE001 - see above: the stage reports it, with the file it was for
+        pass
+
+
+def start_preloading(settings: Settings) -> threading.Thread:
+    thread = threading.Thread(target=preload_models, args=(settings,), name="preload-models", daemon=True)
+    thread.start()
+    return thread
 
 
 def plan_file(path: str, settings: Settings) -> FileJob:
