@@ -125,10 +125,12 @@ def create_app(settings: Settings) -> FastAPI:
             hits = search(q, settings, k=k, filters=filters)
         except ValueError as exc:  # an empty query after trimming
             raise ApiError(422, f"q: {exc}") from None
+        videos = _videos_by_id(_store(settings), {h.video_id for h in hits})
         return {"query": q, "results": [
-            {"video_id": h.video_id, "title": h.title, "score": round(h.score, 4), "match": h.match,
+            {**_card(settings, videos.get(h.video_id, {"id": h.video_id, "title": h.title})),
+             "score": round(h.score, 4), "match": h.match,
              "moment": None if h.start is None else {"start": h.start, "end": h.end, "text": h.text},
-             "thumbnail_url": _thumbnail_url(settings, h.thumbnail_path), "media_url": f"/media/{h.video_id}"}
+             "thumbnail_url": _thumbnail_url(settings, h.thumbnail_path)}  # the moment's frame, if it is one
             for h in hits]}
 
     @app.get("/videos/{video_id}", tags=["videos"])

@@ -3,6 +3,9 @@ refusals of bad input (one-line JSON errors, no file outside the library, no une
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import quote
 
@@ -14,7 +17,7 @@ from reelmind.search import MAX_QUERY_CHARS
 from reelmind.store import Store
 
 from api_server import ApiServer, demo_database
-from helpers import FIXTURES
+from helpers import FIXTURES, REPO
 
 pytestmark = pytest.mark.slow  # the ingested fixtures and a server process
 
@@ -201,3 +204,14 @@ def test_bad_events_are_refused_and_nothing_is_stored(api, payload, status, reas
     before = Store.open(api.db).table("events").count_rows()
     assert reason in _error(api.post("/events", payload), status)
     assert Store.open(api.db).table("events").count_rows() == before
+
+
+def test_load_script_runs_clean(api, tmp_path):
+    """benchmarks/api_load.py, short: concurrent clients get no errors (its 30 s figures are in the README)."""
+    out = tmp_path / "load.json"
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "api_load.py"), "--url", api.url, "--clients",
+                           "8", "--seconds", "4", "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    routes = {r["route"]: r for r in json.loads(out.read_text())["routes"]}
+    assert set(routes) == {"search", "recommendations"}
+    assert all(r["requests"] > 0 and r["errors"] == 0 and 0 < r["p50_ms"] <= r["p95_ms"] for r in routes.values())

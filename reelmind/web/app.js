@@ -40,7 +40,7 @@ function momentText(moment, match) {
 function card(item, extra) {
   const start = item.moment ? item.moment.start : 0;
   const picture = item.thumbnail_url
-    ? el("img", { src: item.thumbnail_url, alt: item.title, loading: "lazy" })
+    ? el("img", { src: item.thumbnail_url, alt: item.title })
     : el("span", { className: "noimg", textContent: item.has_video === false ? "♪ audio" : "no picture" });
   const thumb = el("button", { type: "button", className: "thumb", title: `Play ${item.title}`,
                                onclick: () => play(item, start) },
