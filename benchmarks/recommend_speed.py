@@ -26,16 +26,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 def main(folder: str) -> None:
     from reelmind.config import load_settings
-    from reelmind.recsys import movielens
-    from reelmind.recsys.evaluate import embed_items, movielens_model
+    from reelmind.recsys import movielens, ranking
 
     data = movielens.load(folder)
-    items = data.items.with_vectors(text_vectors=embed_items(data.items.texts,
-                                                             Path(load_settings().cache_dir) / "embeddings"))
+    items = ranking.with_text_vectors(data.items, Path(load_settings().cache_dir) / "embeddings")
     train = data.interactions()
     users = list(train.user_ids)
     started = time.perf_counter()
-    model = movielens_model("hybrid", temporal=True).fit(train, items)
+    model = ranking.fit("hybrid", train, items)
     fit_s = time.perf_counter() - started
     started = time.perf_counter()
     model.recommend_batch(users, k=20)

@@ -3,9 +3,9 @@
 
     evaluate (one task) ── artifacts: metrics table per split, the Markdown report
 
-Runs the protocol of `reelmind.recsys.evaluate` (positives = ratings >= 4, 10% of items held out as cold, 80/20
-random and temporal splits, Recall@20 / NDCG@20 / coverage on warm, cold and mixed rankings) and publishes the
-results as table artifacts. Scheduled weekly (see prefect.yaml); run it by hand with
+Runs the protocol of `reelmind.recsys.evaluate` (every model over several seeds, random and temporal splits and
+variants of the dataset; each ranking the full catalogue through the path the product serves) and publishes the
+mean and standard deviation of each metric as table artifacts. Scheduled weekly (see prefect.yaml); run it by hand with
 `python -m flows.evaluate ../shared/datasets/ml-latest-small`.
 """
 
@@ -17,7 +17,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from reelmind.recsys.evaluate import COLUMNS, run_evaluation, to_markdown
+from reelmind.recsys.evaluate import TABLE, run_evaluation, to_markdown
 
 
 @task(name="run-evaluation", cache_policy=NO_CACHE, retries=0)
@@ -28,9 +28,11 @@ def evaluate_models(movielens: str, out_dir: str) -> dict:
 @flow(name="evaluate", flow_run_name="evaluate-movielens")
 def evaluate(movielens: str, out_dir: str = "data/evaluation") -> dict:
     report = evaluate_models(movielens, out_dir)
-    for split_name, rows in report["splits"].items():
-        create_table_artifact([{"model": name, **{c: row.get(c) for c in COLUMNS}} for name, row in rows.items()],
-                              key=f"evaluation-{split_name}", description=f"Recall/NDCG@20 ({split_name} split)")
+    for key, summary in report["summary"].items():
+        rows = [{"model": name, **{m: f"{stats[m]['mean']:.4f} ± {stats[m]['std']:.4f}" for m in TABLE if m in stats}}
+                for name, stats in summary["models"].items()]
+        create_table_artifact(rows, key=f"evaluation-{key.replace('/', '-').replace('.', '-')}",
+                              description=f"@20, mean ± std over seeds ({key}: {summary['description']})")
     create_markdown_artifact(to_markdown(report), key="evaluation-report", description="Offline evaluation")
     return report
 

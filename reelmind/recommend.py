@@ -8,8 +8,8 @@
   database only;
 - `write_recommendations`: the top k of every active user, replacing the previous run's rows in one commit (a
   table overwrite is a single new LanceDB version: readers see the old rows or the new ones, never a mix);
-- `recommend_for`: a user's stored picks when the last run stored at least as many as asked for, else picks
-  computed on demand from the saved model.
+- `recommend_for`: a user's stored picks when the last run stored at least as many as asked for and the user did
+  nothing since, else picks computed on demand from the saved model with their newest events folded in.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import numpy as np
 from reelmind.config import Settings
 from reelmind.errors import ReelMindError
 from reelmind.events import load_events
-from reelmind.records import TEXT_EVENTS, ModelRecord, RecommendationRecord
-from reelmind.recsys import registry
+from reelmind.records import TEXT_EVENTS, EventRecord, ModelRecord, RecommendationRecord
+from reelmind.recsys import ranking
 from reelmind.recsys.base import Recommender
 from reelmind.recsys.data import Interactions, Items, event_weight
 from reelmind.recsys.saving import SavedModel
@@ -102,7 +102,7 @@ def fit(settings: Settings, model: str = "hybrid") -> FittedModel:
     interactions, texts, active = load_feedback(store, items)
     if interactions.n_users == 0:
         model = "popularity"  # no events yet: nothing to personalise, and nobody to write picks for
-    recommender = registry.make(model).fit(interactions, items, user_texts=texts)
+    recommender = ranking.fit(model, interactions, items, texts)
     digest = hashlib.sha256(repr((model, items.ids, interactions.matrix.nnz, interactions.now)).encode())
     fitted = FittedModel(recommender, f"{model}-{digest.hexdigest()[:10]}", active, datetime.now(UTC))
     save_fitted(store, fitted)
@@ -157,7 +157,7 @@ def forget_loaded(store: Store) -> None:
 def write_recommendations(store: Store, fitted: FittedModel, k: int) -> int:
     """Replace the stored picks with the model's top k for every active user; returns the rows written, 0 when a
     newer run saved its model meanwhile (that run writes its own picks: model and picks stay one run's)."""
-    recs = fitted.model.recommend_batch(list(fitted.active_users), k=k) if fitted.active_users else {}
+    recs = ranking.rank(fitted.model, fitted.active_users, k) if fitted.active_users else {}
     now = datetime.now(UTC)
     rows = [RecommendationRecord(str(user), rank, r.item_id, float(r.score), r.reason, r.source, fitted.version, now)
             for user, picks in recs.items() for rank, r in enumerate(picks, 1)]
@@ -176,17 +176,43 @@ def stored_recommendations(store: Store, user_id: str, k: int | None) -> list[di
     return sorted(rows, key=lambda r: r["rank"])[:k] if k else sorted(rows, key=lambda r: r["rank"])
 
 
+def events_since_fit(store: Store, model: Recommender, user_id: str) -> tuple[np.ndarray, ...] | None:
+    """The user's history as the events table holds it now (columns, weights, times), when it differs from what
+    `model` was fitted on: events stored after the fit (POST /events, `reelmind events add`). None when nothing
+    changed. Events on videos the model does not know (ingested since) are left out."""
+    records = [(user_id, e["video_id"], event_weight(e["event"], e["watch_fraction"]), e["timestamp"].timestamp())
+               for e in store.rows(EventRecord, ["video_id", "event", "watch_fraction", "timestamp"],
+                                   where=f"user_id = {sql_str(user_id)}")
+               if e["video_id"] and e["video_id"] in model.items.index]
+    if not records:
+        return None
+    now = Interactions.from_records(records, item_ids=model.items.ids, user_ids=[user_id])
+    cols, weights = now.matrix.indices, now.matrix.data
+    fitted_cols, fitted_weights = model.interactions.row_of(user_id)
+    order = np.argsort(fitted_cols)
+    if np.array_equal(cols, fitted_cols[order]) and np.allclose(weights, fitted_weights[order], atol=1e-5):
+        return None
+    return cols, weights, now.last_seen.data
+
+
 def recommend_for(settings: Settings, user_id: str, k: int = 10, interests: str | None = None) -> list[dict]:
-    """The stored picks of the last run when it stored at least k for this user; otherwise (a user it did not
-    cover, new stated interests, or more picks than the run stored) picks computed now from the saved model, which
-    are fewer than k only when the catalogue runs out (a new user gets popularity plus their interests)."""
+    """The stored picks of the last run when it stored at least k for this user and they did nothing since;
+    otherwise (a user it did not cover, events stored after the fit, new stated interests, or more picks than
+    the run stored) picks computed now from the saved model, with the user's newest events folded in (a video
+    watched since is excluded, a like moves their profile): fewer than k only when the catalogue runs out (a new
+    user gets popularity plus their interests)."""
     store = Store.open(settings.db)
-    if not interests:
+    fitted = load_fitted(settings)
+    fresh = events_since_fit(store, fitted.model, user_id) if fitted else None
+    if not interests and fresh is None:
         stored = stored_recommendations(store, user_id, k)
         if len(stored) == k:
             return [{**r, "computed": "stored"} for r in stored]
-    fitted = load_fitted(settings) or fit(settings)
-    picks = fitted.model.recommend(user_id, k=k, interests=interests)
+    if fitted is None:
+        fitted = fit(settings)
+        fresh = events_since_fit(store, fitted.model, user_id)
+    model = fitted.model.with_user(user_id, *fresh) if fresh else fitted.model
+    picks = model.recommend(user_id, k=k, interests=interests)
     return [{"user_id": user_id, "rank": rank, "video_id": r.item_id, "score": float(r.score), "reason": r.reason,
              "source": r.source, "model_version": fitted.version, "computed": "on demand"}
             for rank, r in enumerate(picks, 1)]

@@ -15,9 +15,11 @@ def fit_recommender(settings: Settings, model: str) -> tuple[str, int]:
     """Fit the model and save it in the database (what travels to the next task is the saved model, not this
     object); returns (version, active users)."""
     fitted = recommend.fit(settings, model)
-    get_run_logger().info("fitted %s on %d users x %d videos; %d active users", fitted.version,
-                          fitted.model.interactions.n_users, fitted.model.interactions.n_items,
-                          len(fitted.active_users))
+    logger = get_run_logger()
+    logger.info("fitted %s on %d users x %d videos; %d active users", fitted.version,
+                fitted.model.interactions.n_users, fitted.model.interactions.n_items, len(fitted.active_users))
+    for stage, verdict in fitted.model.report().get("stages", {}).items():  # what validation kept, and why
+        logger.info("stage %s: %s (%s)", stage, "kept" if verdict.get("kept") else "skipped", verdict.get("why", ""))
     return fitted.version, len(fitted.active_users)
 
 

@@ -129,6 +129,25 @@ class RecommenderContract:
             assert np.allclose([r.score for r in theirs], [r.score for r in mine])
         assert ids(again.similar_items("v5", k=3)) == ids(model.similar_items("v5", k=3))
 
+    def test_events_since_the_fit_fold_in_at_once(self, model):
+        """A user's newest events, folded into the fitted model: what they just watched is excluded, a new user's
+        history chooses their side, and the fitted model itself is unchanged."""
+        inter = model.interactions
+        row = inter.user_index["c0"]
+        cols, weights = inter.row_of("c0")
+        times = inter.last_seen.data[inter.last_seen.indptr[row]:inter.last_seen.indptr[row + 1]]
+        before = ids(model.recommend("c0", k=10))
+        watched = model.items.index[before[0]]
+        now = model.with_user("c0", np.append(cols, watched), np.append(weights, 1.0), np.append(times, inter.now))
+        assert before[0] not in ids(now.recommend("c0", k=10))
+        assert ids(model.recommend("c0", k=10)) == before
+        newcomer = model.with_user("newcomer", np.array([5, 6, 7]), np.ones(3), np.full(3, inter.now))
+        picks = newcomer.recommend("newcomer", k=2)
+        assert picks and not {"v5", "v6", "v7"} & set(ids(picks))
+        if model.personalised:
+            assert int(picks[0].item_id[1:]) in SPACE, picks
+        assert "newcomer" not in model.interactions.user_index
+
     def test_similar_items_never_the_item_and_on_its_side(self, model):
         similar = model.similar_items("v0", k=2)
         assert similar and all(r.item_id != "v0" for r in similar)

@@ -14,29 +14,32 @@ from reelmind.recsys.saving import SavedModel
 DAY = 86_400.0
 
 
-def test_candidates_merge_the_sources_and_add_the_best_new_items(monkeypatch):
-    monkeypatch.setattr(rerank, "CANDIDATES", 2)
-    monkeypatch.setattr(rerank, "NEW_ITEM_CANDIDATES", 1)
+def test_the_pool_merges_the_sources_and_adds_the_best_new_items(monkeypatch):
+    monkeypatch.setattr(rerank, "POOL_PER_SOURCE", 2)
+    monkeypatch.setattr(rerank, "NEW_ITEM_POOL", 1)
     inf = np.inf
-    fused = np.array([[5.0, 4.0, 3.0, 0.0, 0.1, 0.2, -inf]])  # item 6 is not allowed (seen)
     raw = {"ease": np.array([[9.0, 0.0, 8.0, 7.0, -inf, -inf, 10.0]]),
+           "als": np.array([[5.0, 4.0, 3.0, 0.0, -inf, -inf, 6.0]]),
            "content": np.array([[0.0, 0.0, 0.0, 0.0, 0.3, 0.9, 1.0]])}
+    allowed = np.array([[True] * 6 + [False]])  # item 6 is seen
     is_new = np.array([False, False, False, False, True, True, True])
-    cols = rerank.candidates(fused, raw, is_new)
-    # first stage 0, 1; EASE's best allowed 0, 2 (6 is seen); the best allowed new item by content: 5
-    assert cols.tolist() == [[0, 1, 2, 5]]
+    cols = rerank.pool(raw, allowed, is_new)
+    # EASE's best allowed 0, 2; ALS's 0, 1; content's 5, 4; the best allowed new item by content: 5
+    assert cols.tolist() == [[0, 2, 1, 5, 4]]
+    assert rerank.gather(raw["als"], np.array([[1, -1]])).tolist() == [[4.0, -inf]]
 
 
-def test_ranks_are_places_in_the_users_own_ranking():
-    scores = np.array([[3.0, 1.0, 2.0, -np.inf], [0.0, 5.0, 5.0, 1.0]])
-    places = rerank.ranks(scores, np.array([[0, 1, 2, 3], [3, 1, 2, 0]]))
+def test_places_are_each_entrys_place_in_its_row():
+    scores = np.array([[3.0, 1.0, 2.0, -np.inf], [0.0, 5.0, 4.0, 1.0]])
+    places = rerank.places(scores)
     assert places[0, :3].tolist() == [0, 2, 1] and np.isnan(places[0, 3])
-    assert places[1].tolist() == [2, 0, 0, 3]
+    assert places[1].tolist() == [3, 0, 1, 2]
 
 
-def planted_tastes(n_users: int = 240, per_taste: int = 50, tastes: int = 4, seed: int = 0):
+def planted_tastes(n_users: int = 240, per_taste: int = 50, tastes: int = 4, seed: int = 0, new_per_taste: int = 0):
     """Each user likes one of `tastes` groups of items (their vectors say which) and watched 24 of its items and
-    3 others: the right picks for a user are the unwatched items of their group."""
+    3 others: the right picks for a user are the unwatched items of their group. The last `new_per_taste` items
+    of each group are new: nobody watched them."""
     rng = np.random.default_rng(seed)
     n_items = per_taste * tastes
     group = np.repeat(np.arange(tastes), per_taste)
@@ -44,10 +47,11 @@ def planted_tastes(n_users: int = 240, per_taste: int = 50, tastes: int = 4, see
     items = Items([f"i{j}" for j in range(n_items)], [f"item {j}" for j in range(n_items)],
                   [f"group {g}" for g in group], text_vectors=vectors)
     taste = rng.integers(0, tastes, n_users)
+    old = np.arange(n_items) % per_taste < per_taste - new_per_taste
     records = []
     for u in range(n_users):
-        mine = rng.choice(np.flatnonzero(group == taste[u]), 24, replace=False)
-        other = rng.choice(np.flatnonzero(group != taste[u]), 3, replace=False)
+        mine = rng.choice(np.flatnonzero((group == taste[u]) & old), 24, replace=False)
+        other = rng.choice(np.flatnonzero((group != taste[u]) & old), 3, replace=False)
         for t, j in enumerate(np.concatenate([mine, other])):
             records.append((f"u{u}", f"i{j}", 1.0, 1_700_000_000 + (u + t) * DAY))
     return Interactions.from_records(records, item_ids=items.ids), items, taste, group
@@ -55,17 +59,42 @@ def planted_tastes(n_users: int = 240, per_taste: int = 50, tastes: int = 4, see
 
 @pytest.fixture(scope="module")
 def planted():
-    inter, items, taste, group = planted_tastes()
-    return HybridRecommender().fit(inter, items), inter, taste, group
+    inter, items, taste, group = planted_tastes(n_users=160)
+    return HybridRecommender(gate_stages=False).fit(inter, items), inter, taste, group
+
+
+def test_each_stage_is_kept_only_when_it_beats_its_baseline_by_more_than_the_noise(planted):
+    """The hybrid measures its fusion against the best single component, and its ranker against the first stage,
+    on held-out validation draws; what it decided (and why) is in its report and survives saving."""
+    model = planted[0]
+    report = model.report()
+    assert report["validation"]["draws"] == 3 and report["validation"]["users"] > 0
+    fusion, ranker = report["stages"]["fusion"], report["stages"]["ranker"]
+    for stage in (fusion, ranker):
+        assert stage["why"] and stage["kept"]  # kept whatever validation says (gate_stages=False) ...
+        assert isinstance(stage["gain"], float) and stage["noise"] >= 0  # ... and measured all the same
+    assert model.ranker is not None and ranker["trees"] in rerank.TREE_COUNTS
+    saved = model.save()
+    again = Recommender.load(SavedModel.from_parts(saved.document_json(), saved.npz(), saved.texts_json()))
+    assert again.report() == report
+
+
+def test_the_gate_keeps_a_stage_only_for_gains_larger_than_the_noise_between_draws():
+    hybrid = HybridRecommender()
+    baseline = np.full(3, 0.30)
+    assert hybrid._gate(np.array([0.31, 0.32, 0.315]), baseline)["kept"]  # consistent gains
+    assert not hybrid._gate(np.array([0.30, 0.36, 0.27]), baseline)["kept"]  # a gain on average, within the noise
+    assert not hybrid._gate(np.full(3, 0.29), baseline)["kept"]
+    assert HybridRecommender(gate_stages=False)._gate(np.full(3, 0.29), baseline)["kept"]
 
 
 def test_the_ranker_is_trained_and_recommends_the_planted_taste(planted):
     model, inter, taste, group = planted
     assert model.ranker is not None
-    importance = model.tuning["ranker"]["importance"]
+    importance = model.report()["stages"]["ranker"]["importance"]
     assert set(importance) == set(rerank.feature_names(list(model.components)))
     assert abs(sum(importance.values()) - 1) < 0.01
-    users = [f"u{u}" for u in range(0, 240, 8)]
+    users = [f"u{u}" for u in range(0, 160, 5)]
     recs = model.recommend_batch(users, k=10)
     on_taste = [np.mean([group[int(r.item_id[1:])] == taste[int(u[1:])] for r in recs[u]]) for u in users]
     assert np.mean(on_taste) >= 0.9

@@ -130,6 +130,32 @@ class Recommender(ABC):
         """Become the fitted model again from the saved data (already set) and `_state()`'s values."""
         self._fit()
 
+    def with_user(self, user_id: Id, cols: np.ndarray, weights: np.ndarray, times: np.ndarray) -> Self:
+        """This fitted model seeing `user_id`'s history as (`cols`, `weights`, `times`) instead of what it was
+        fitted on (their events since the fit folded in; a user it never saw is added): their seen items are
+        excluded and their profile moves at once, while everything learned from everyone else stays as fitted.
+        A shallow copy: the model itself is not changed, so requests can share it."""
+        model = copy.copy(self)
+        model.interactions = self.interactions.with_user(user_id, cols, weights, times)
+        model._fold_in(model.interactions.user_index[user_id])
+        return model
+
+    def _fold_in(self, row: int) -> None:
+        """Update what fitting derived for user `row` from `self.interactions` (already replaced): by default
+        nothing, for models that read a user's history only from it. Must not modify shared arrays in place."""
+        return None
+
+    def positive_row(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """(columns, weights) of user `row`'s positives in self.interactions (stored zeros, skips, left out)."""
+        m = self.interactions.matrix
+        cols, weights = m.indices[m.indptr[row]:m.indptr[row + 1]], m.data[m.indptr[row]:m.indptr[row + 1]]
+        return cols[weights > 0], weights[weights > 0]
+
+    def report(self) -> dict:
+        """What fitting decided, for people (the evaluation report, the recommend flow's log): by default
+        nothing; the hybrid says which of its stages it kept and why."""
+        return {}
+
     def save(self) -> SavedModel:
         """This fitted model as arrays, a JSON document and texts (a `saving.SavedModel`); `user_texts`, read only
         while fitting, are not kept."""

@@ -13,18 +13,23 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from reelmind.recsys.base import Recommender, title_of
+from reelmind.recsys.data import replace_row
 from reelmind.vectors import l2_normalise
 
-# L2 regularisation: 100-250 is EASE's sweet spot on MovieLens-sized data (an independent run found Recall@20
-# ~0.31 there); 200 is its middle.
+# L2 regularisation: a default from the published range (Steck 2019 reports 200-1000 on MovieLens-20M, Netflix
+# and the Million Song Dataset; smaller catalogues sit at the low end).
 EASE_LAMBDA = 200.0
 # A watched item "links" to a candidate when it raises the candidate's score by more than this (B's entries for
-# related films run ~0.01-0.1 at lambda 200; most of the 13M entries are below 0.001).
+# related items run ~0.01-0.1 at lambda 200; most entries are below 0.001).
 LINK_MIN = 0.01
 # Side information (Jeunen et al. 2020, "closed-form models for CF with side-information"): item text vectors
-# enter the Gram matrix as if they were extra users who "watched" similar items together, weighted by this.
-# Measured on ml-latest-small (random split, warm Recall@20): 0 -> 0.305, 100 -> 0.321, 200 -> 0.323.
-EASE_SIDE_WEIGHT = 200.0
+# enter the Gram matrix as if they were extra users who "watched" similar items together. Their weight defaults to
+# the ridge penalty's: the text then pulls B towards text similarity as strongly as the penalty pulls it towards
+# zero (the paper treats it as a structured regulariser). The hybrid's validation gates decide what EASE is worth.
+EASE_SIDE_WEIGHT = EASE_LAMBDA
+# EASE inverts a dense items x items matrix: O(n^3) time and 4n^2 bytes. It is fitted on the most-interacted
+# items up to this many (5,000: 100 MB and a few seconds on two cores); the long tail is left to ALS and content.
+EASE_MAX_ITEMS = 5000
 # ALS, swept on the hybrid's validation split of the MovieLens protocol (training positives minus 20% per user),
 # validation Recall@20: 64 factors, alpha 10, regularisation 50 -> 0.279 (EASE: 0.263). The textbook small
 # penalty (0.05) overfits 600 users' histories (0.211); 16-32 factors at 0.1 reach 0.25-0.27; 128 factors, or a
@@ -54,9 +59,19 @@ class _CollaborativeBase(Recommender):
     pick in the model's item space (for ALS an approximation of its score's decomposition, cheap enough for every
     pick; EASE overrides it with its exact one)."""
 
-    def _warm(self) -> None:
+    def _warm(self, max_items: int | None = None) -> None:
+        """The positives, and the items the model scores: every item someone interacted with, or the
+        `max_items` most interacted of them (sorted by column)."""
         self.X = self.interactions.positive().astype(np.float32)
-        self.warm = np.flatnonzero(self.interactions.item_counts() > 0)
+        counts = self.interactions.item_counts()
+        warm = np.flatnonzero(counts > 0)
+        if max_items is not None and len(warm) > max_items:
+            warm = np.sort(warm[np.argsort(-counts[warm], kind="stable")[:max_items]])
+        self.warm = warm
+
+    def _fold_in(self, row: int) -> None:
+        cols, weights = self.positive_row(row)
+        self.X = replace_row(self.X, row, cols, weights.astype(np.float32))
 
     def explain(self, row: int, cols: np.ndarray, interests: str | None = None) -> list[str]:
         if row < 0:
@@ -73,17 +88,18 @@ class _CollaborativeBase(Recommender):
 
 
 class EASERecommender(_CollaborativeBase):
-    """EASE; with `side_weight` > 0 and item text vectors, the side-information variant (still closed form)."""
+    """EASE; with `side_weight` > 0 and item text vectors, the side-information variant (still closed form). Over
+    the `max_items` most interacted items; the others get no score."""
 
     source = "ease"
     personalised = True
 
-    def __init__(self, l2: float = EASE_LAMBDA, side_weight: float = 0.0):
-        self.l2, self.side_weight = l2, side_weight
+    def __init__(self, l2: float = EASE_LAMBDA, side_weight: float = 0.0, max_items: int = EASE_MAX_ITEMS):
+        self.l2, self.side_weight, self.max_items = l2, side_weight, max_items
 
     def _fit(self) -> None:
-        self._warm()
-        Xw = self.X[:, self.warm]
+        self._warm(self.max_items)
+        Xw = self.Xw = self.X[:, self.warm].tocsr()
         gram = (Xw.T @ Xw).toarray().astype(np.float32)
         if self.side_weight > 0 and self.items.text_vectors is not None:
             V = self.items.text_vectors[self.warm]
@@ -98,15 +114,25 @@ class EASERecommender(_CollaborativeBase):
     def _state(self) -> dict[str, object]:
         return {"B": self.B}
 
+    def _fold_in(self, row: int) -> None:
+        """The user's row of X and of X over the scored items; B stays as fitted."""
+        super()._fold_in(row)
+        cols, weights = self.positive_row(row)
+        where = np.searchsorted(self.warm, cols)
+        scored = (where < len(self.warm)) & (self.warm[np.minimum(where, len(self.warm) - 1)] == cols) \
+            if len(self.warm) else np.zeros(len(cols), bool)
+        self.Xw = replace_row(self.Xw, row, where[scored], weights[scored].astype(np.float32))
+
     def _restore(self, state: dict[str, object]) -> None:
-        self._warm()
+        self._warm(self.max_items)
+        self.Xw = self.X[:, self.warm].tocsr()
         self.B = state["B"]
 
     def score(self, rows: np.ndarray, interests: Sequence[str | None] | None = None) -> np.ndarray:
         out = np.full((len(rows), self.interactions.n_items), -np.inf, np.float32)
         known = rows >= 0
         if known.any() and len(self.warm):
-            user_items = self.X[rows[known]][:, self.warm]
+            user_items = self.Xw[rows[known]]
             out[np.ix_(np.flatnonzero(known), self.warm)] = (user_items @ self.B).astype(np.float32)
         return out
 
@@ -114,14 +140,13 @@ class EASERecommender(_CollaborativeBase):
         """score(u, i) = sum_j X[u, j] B[j, i]: the reason is the watched j with the largest term (exact)."""
         if row < 0:
             return ["no history yet"] * len(cols)
-        x = self.X[row]
-        watched = np.searchsorted(self.warm, x.indices)  # a user's positives are all warm items
+        x = self.Xw[row]  # the user's positives among the items the model scores (x.indices: places in warm)
         reasons = []
         for col in cols:
             where = np.searchsorted(self.warm, col)
             if x.nnz and where < len(self.warm) and self.warm[where] == col:
-                terms = x.data * self.B[watched, where]
-                reasons.append(f"because you watched {title_of(self.items, x.indices[int(terms.argmax())])}")
+                terms = x.data * self.B[x.indices, where]
+                reasons.append(f"because you watched {title_of(self.items, self.warm[x.indices[int(terms.argmax())]])}")
             else:
                 reasons.append("people with your taste watched this")
         return reasons
@@ -134,10 +159,10 @@ class EASERecommender(_CollaborativeBase):
         where = np.minimum(np.searchsorted(self.warm, cols), len(self.warm) - 1)
         known = self.warm[where] == cols if len(self.warm) else np.zeros(cols.shape, bool)
         for u, row in enumerate(rows):
-            x = self.X[row] if row >= 0 else None
+            x = self.Xw[row] if row >= 0 else None
             if x is None or not x.nnz or not known[u].any():
                 continue
-            terms = x.data[:, None] * self.B[np.ix_(np.searchsorted(self.warm, x.indices), where[u, known[u]])]
+            terms = x.data[:, None] * self.B[np.ix_(x.indices, where[u, known[u]])]
             strongest[u, known[u]] = terms.max(axis=0)
             count[u, known[u]] = (terms > LINK_MIN).sum(axis=0)
         return strongest, count
@@ -176,6 +201,20 @@ class ALSRecommender(_CollaborativeBase):
     def _restore(self, state: dict[str, object]) -> None:
         self._warm()
         self._set_factors(state["user_factors"], state["item_factors"])
+
+    def _fold_in(self, row: int) -> None:
+        """The user's factors solved against the fitted item factors (one ALS half-step, as implicit solves it:
+        confidence alpha x weight), the items' factors unchanged."""
+        super()._fold_in(row)
+        cols, weights = self.positive_row(row)
+        Y = self.item_factors
+        confidence = self.alpha * weights.astype(np.float32)
+        A = Y.T @ Y + (Y[cols].T * (confidence - 1.0)) @ Y[cols] + self.regularization * np.eye(Y.shape[1])
+        x = np.linalg.solve(A, Y[cols].T @ confidence) if len(cols) else np.zeros(Y.shape[1])
+        factors = self.user_factors if row < len(self.user_factors) else \
+            np.vstack([self.user_factors, np.zeros((1, Y.shape[1]), np.float32)])
+        self.user_factors = factors.copy() if factors is self.user_factors else factors
+        self.user_factors[row] = x
 
     def _set_factors(self, user_factors: np.ndarray, item_factors: np.ndarray) -> None:
         self.user_factors = np.asarray(user_factors, np.float32)

@@ -1,10 +1,10 @@
 """Content-based recommendations: a user's interest profile, compared with every item's vectors.
 
 The profile is the weighted mean of the vectors of what the user interacted with (weights from the events,
-halved every `half_life_days`), plus the embedding of the user's own words: stated interests ("I like sci-fi with
-space battles"), search queries, comments. Items are their text vector (the merged document) joined with a
-down-weighted visual vector where there is one. Because it needs no interactions on the item side, this is the
-model that reaches cold items, and, from stated interests alone, new users.
+halved every `half_life_days`: by default half the log's span), plus the embedding of the user's own words:
+stated interests ("I like sci-fi with space battles"), search queries, comments. Items are their text vector (the
+merged document) joined with a down-weighted visual vector where there is one. Because it needs no interactions
+on the item side, this is the model that reaches cold items, and, from stated interests alone, new users.
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ import numpy as np
 from scipy import sparse
 
 from reelmind.recsys.base import Recommender, title_of
-from reelmind.recsys.data import recency_decay
+from reelmind.recsys.data import AUTO, PROFILE_HALF_LIFE_SHARE, recency_decay, replace_row, resolve_half_life
 from reelmind.vectors import l2_normalise
 
-# Tastes drift over months; a 90-day half-life keeps last season's binge in the profile at half weight.
-PROFILE_HALF_LIFE_DAYS = 90.0
 # The user's own words count like this many average watched items (they are explicit, but short).
 INTEREST_WEIGHT = 1.0
 # The visual part of an item vector: a supporting signal (EfficientNet features are not about topics).
@@ -35,7 +33,7 @@ class ContentRecommender(Recommender):
     personalised = True
     needs_text_vectors = True
 
-    def __init__(self, half_life_days: float | None = PROFILE_HALF_LIFE_DAYS, interest_weight: float = INTEREST_WEIGHT,
+    def __init__(self, half_life_days: float | str | None = AUTO, interest_weight: float = INTEREST_WEIGHT,
                  visual_weight: float = VISUAL_WEIGHT, text_backend: str = DEFAULT_TEXT_BACKEND,
                  text_model: str = ""):
         self.half_life_days, self.interest_weight, self.visual_weight = half_life_days, interest_weight, visual_weight
@@ -65,10 +63,29 @@ class ContentRecommender(Recommender):
         X = inter.positive()
         # matrix and last_seen share one structure, and eliminate_zeros keeps order: the mask lines them up
         ages = inter.now - inter.last_seen.data[inter.matrix.data > 0]
-        weights = sparse.csr_matrix((X.data * recency_decay(ages, self.half_life_days), X.indices, X.indptr),
+        half_life = resolve_half_life(self.half_life_days, inter, PROFILE_HALF_LIFE_SHARE)
+        weights = sparse.csr_matrix((X.data * recency_decay(ages, half_life), X.indices, X.indptr),
                                     X.shape, dtype=np.float32)
         self.history = l2_normalise(np.asarray(weights @ self.V, np.float32))
         self.X = weights
+
+    def _fold_in(self, row: int) -> None:
+        """The user's history profile from their row as it is now; item vectors and others' profiles as fitted."""
+        inter = self.interactions
+        m = inter.matrix
+        start, end = m.indptr[row], m.indptr[row + 1]
+        cols, weights, times = m.indices[start:end], m.data[start:end], inter.last_seen.data[start:end]
+        keep = weights > 0
+        half_life = resolve_half_life(self.half_life_days, inter, PROFILE_HALF_LIFE_SHARE)
+        decayed = (weights[keep] * recency_decay(inter.now - times[keep], half_life)).astype(np.float32)
+        self.X = replace_row(self.X, row, cols[keep], decayed)
+        profile = l2_normalise((decayed @ self.V[cols[keep]])[None, :])[0] if keep.any() else \
+            np.zeros(self.V.shape[1], np.float32)
+        grow = row - len(self.history) + 1
+        self.history = np.vstack([self.history, np.zeros((max(grow, 0), self.V.shape[1]), np.float32)])
+        self.history[row] = profile
+        if grow > 0:
+            self.interest = np.vstack([self.interest, np.zeros((grow, self.interest.shape[1]), np.float32)])
 
     def _state(self) -> dict[str, object]:
         """The embedded words of each user (embedding them again needs the text model); their latest words, for

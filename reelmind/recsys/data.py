@@ -60,6 +60,39 @@ def event_weight(event: str, watch_fraction: float | None = None) -> float:
     return SKIP_WEIGHT if fraction < SKIP_FRACTION else VIEW_WEIGHT * fraction
 
 
+def item_document(title: str, text: str) -> str:
+    """The one text an item is embedded and matched by: its title, then its own text (description, genres, tags).
+    A text that already begins with the title is taken as it is, so no path puts the title in twice."""
+    title, text = " ".join((title or "").split()), " ".join((text or "").split())
+    if not text or text == title:
+        return title
+    if not title or text.startswith(title):
+        return text
+    return f"{title}. {text}"
+
+
+# Recency half-lives are a share of the log's own time span, so one default fits a feed of a few weeks and a
+# ratings log of 20 years alike: popularity follows the last tenth of the log (a 2-month feed: 6 days), a user's
+# interest profile the last half (tastes move slower than trends).
+POPULARITY_HALF_LIFE_SHARE = 0.1
+PROFILE_HALF_LIFE_SHARE = 0.5
+MIN_HALF_LIFE_DAYS = 1.0
+AUTO = "auto"  # a half-life parameter that asks for span_half_life_days
+
+
+def resolve_half_life(value: float | str | None, interactions: Interactions, share: float) -> float | None:
+    """A model's half-life parameter as days: AUTO becomes `share` of the log's span; a number or None (no decay)
+    stays as it is."""
+    return span_half_life_days(interactions, share) if value == AUTO else value
+
+
+def span_half_life_days(interactions: Interactions, share: float) -> float:
+    """`share` of the time between the log's first and last event, in days (at least MIN_HALF_LIFE_DAYS)."""
+    times = interactions.last_seen.data
+    span = float(times.max() - times.min()) if len(times) else 0.0
+    return max(share * span / SECONDS_PER_DAY, MIN_HALF_LIFE_DAYS)
+
+
 def recency_decay(age_s: np.ndarray | float, half_life_days: float | None) -> np.ndarray:
     """exp2(-age / half-life): 1 for now, 1/2 one half-life ago. `None` = no decay (every age weighs 1)."""
     age = np.maximum(np.asarray(age_s, dtype=np.float64), 0.0)
@@ -121,6 +154,24 @@ class Items:
         return Items(self.ids, self.titles, self.texts,
                      self.text_vectors if text_vectors is None else text_vectors,
                      self.visual_vectors if visual_vectors is None else visual_vectors, self.created_at)
+
+
+def replace_row(matrix: sparse.csr_matrix, row: int, cols: np.ndarray, values: np.ndarray) -> sparse.csr_matrix:
+    """A copy of `matrix` with row `row` holding exactly `values` at `cols` (stored zeros kept); `row` one past the
+    last appends a row. One copy of the arrays, no rebuild: how a model takes in one user's newest events."""
+    n_rows, n_cols = matrix.shape
+    if not 0 <= row <= n_rows:
+        raise ValueError(f"row {row} is outside a matrix of {n_rows} rows")
+    order = np.argsort(cols, kind="stable")
+    cols, values = np.asarray(cols, np.int64)[order], np.asarray(values)[order]
+    start = matrix.indptr[row]
+    end = matrix.indptr[row + 1] if row < n_rows else start
+    data = np.concatenate([matrix.data[:start], values.astype(matrix.data.dtype), matrix.data[end:]])
+    indices = np.concatenate([matrix.indices[:start], cols.astype(matrix.indices.dtype), matrix.indices[end:]])
+    indptr = matrix.indptr.astype(np.int64) if row < n_rows else np.append(matrix.indptr, matrix.indptr[-1])
+    indptr = indptr.copy()
+    indptr[row + 1:] += len(cols) - (end - start)
+    return sparse.csr_matrix((data, indices, indptr), (n_rows + (row == n_rows), n_cols))
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,6 +238,23 @@ class Interactions:
         matrix = sparse.csr_matrix((np.maximum(summed, 0.0).astype(np.float32), u_cols, indptr), (n_users, n_items))
         last_seen = sparse.csr_matrix((latest, u_cols.copy(), indptr.copy()), (n_users, n_items))
         return cls(tuple(user_ids), tuple(item_ids), matrix, last_seen)
+
+    def with_user(self, user_id: Id, cols: np.ndarray, weights: np.ndarray, times: np.ndarray) -> Interactions:
+        """These interactions with `user_id`'s row replaced by (`cols`, `weights`, `times`), or added at the end
+        for a user not in them."""
+        row = self.user_index.get(user_id, self.n_users)
+        users = self.user_ids if row < self.n_users else self.user_ids + (user_id,)
+        weights = np.maximum(np.asarray(weights, np.float64), 0.0)
+        return Interactions(users, self.item_ids, replace_row(self.matrix, row, cols, weights),
+                            replace_row(self.last_seen, row, cols, np.asarray(times, np.float64)))
+
+    def row_of(self, user_id: Id) -> tuple[np.ndarray, np.ndarray]:
+        """(columns, weights) of a user's row; empty for a user not in these interactions."""
+        row = self.user_index.get(user_id)
+        if row is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        start, end = self.matrix.indptr[row], self.matrix.indptr[row + 1]
+        return self.matrix.indices[start:end], self.matrix.data[start:end]
 
     @property
     def n_users(self) -> int:

@@ -1,124 +1,177 @@
-"""Offline evaluation of every recommender on MovieLens: Recall@20, NDCG@20 and catalogue coverage.
+"""Offline evaluation: every recommender over several seeds, splits and variants of a MovieLens folder.
 
-    reelmind evaluate --movielens DIR [--json]        or        python -m reelmind.recsys.evaluate DIR
+    reelmind evaluate --movielens DIR [--seeds 5] [--quick] [--json]   or   python -m reelmind.recsys.evaluate DIR
 
-Protocol (reelmind.recsys.splits.evaluation_split): positives are ratings >= 4; 10% of the items are held out
-entirely as cold items; each user's other positives are split 80/20 at random (seeded), and again by time (last
-20%). The models are the registered ones (reelmind.recsys.registry) named in EVALUATED, with MovieLens settings
-(MOVIELENS_PARAMS). Rankings are full rankings that exclude the user's training items, in three settings: warm
-test items ranked among warm items, cold items ranked among cold items, and everything ranked together ("mixed").
-Prints a table, writes JSON and Markdown.
+Protocol (reelmind.recsys.splits.evaluation_split): 10% of the items are held out whole as new items; each user's
+other positives are split 80/20, at random (seeded) or by time (each user's latest 20%). Every model is fitted and
+ranks through `reelmind.recsys.ranking`, the path `recommend-offline` and the recommend flow take, with its
+registered parameters (nothing set for this dataset), and ranks the full catalogue as users are served. Measured
+@20 on that ranking: mixed Recall and NDCG (every held-out positive), warm Recall and NDCG (the held-out positives on
+items kept in training), the share of users with a new item in their list, the new items' hit rate (share of the
+new items placed in lists that the user went on to like), coverage. Extra columns, clearly named: a ranking among
+warm items only (`warm_only_*`) and among new items only (`cold_only_recall@20`).
+
+The robustness protocol repeats this over `seeds` seeds and over VARIANTS of the dataset (all of it; the item text
+without users' tags; half of the users; a stricter positive threshold), on the random split and, for the full
+dataset, the temporal split, and reports each metric's mean and standard deviation. Prints the table and writes
+JSON and Markdown (`data/evaluation/`).
 """
 
 from __future__ import annotations
 
-import hashlib
+import copy
 import json
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from reelmind.files import atomic_path, write_text_atomic
-from reelmind.recsys import movielens, registry
-from reelmind.recsys.base import Recommender
-from reelmind.recsys.data import Items
-from reelmind.recsys.hybrid import HybridRecommender
+from reelmind.files import write_text_atomic
+from reelmind.recsys import movielens, ranking, registry
+from reelmind.recsys.base import Recommendation, Recommender
+from reelmind.recsys.data import Id, Interactions, Items
 from reelmind.recsys.metrics import coverage, ndcg_at_k, recall_at_k
 from reelmind.recsys.splits import Split, evaluation_split
 
 K = 20
 EVALUATED = ("random", "popularity", "als", "ease", "content", "hybrid")
-# MovieLens ratings span 22 years; a 7-day popularity half-life would rank by last week's handful of ratings.
-MOVIELENS_HALF_LIFE_DAYS = 365.0
-# What the evaluation changes (with clone) in the registered models, and in the hybrid's components, by name.
-# Content: no decay either: ratings are not a feed, and a rating from years ago still says what a user likes.
-MOVIELENS_PARAMS: Mapping[str, Mapping[str, object]] = {
-    "popularity": {"half_life_days": MOVIELENS_HALF_LIFE_DAYS},
-    "content": {"half_life_days": None},
-}
+# The single models the hybrid must match or beat (its components).
+COMPONENTS = ("popularity", "als", "ease", "content")
+FIRST_SEED = 42
+SEEDS = 5
 
 
-def movielens_model(name: str, temporal: bool) -> Recommender:
-    """The registered model `name` with the MovieLens settings. The hybrid's components get them too, and it
-    tunes its fusion the way the split tests (`temporal`: on latest positives, else on random ones)."""
-    model = registry.make(name)
-    if isinstance(model, HybridRecommender):
-        components = {part: prototype.clone(**MOVIELENS_PARAMS.get(part, {}))
-                      for part, prototype in model.components.items()}
-        return model.clone(components=components, temporal_validation=temporal)
-    return model.clone(**MOVIELENS_PARAMS.get(name, {}))
+@dataclass(frozen=True)
+class Variant:
+    """A dataset built from the MovieLens folder: `with_tags` (users' tags in the item text), `positive_rating`
+    (the rating that counts as a positive), `user_share` (the share of users kept, drawn per seed)."""
+
+    name: str
+    description: str
+    with_tags: bool = True
+    positive_rating: float = movielens.POSITIVE_RATING
+    user_share: float = 1.0
+    temporal_too: bool = False  # also evaluated on the temporal split
 
 
-def embed_items(texts: tuple[str, ...], cache_dir: Path) -> np.ndarray:
-    """Item text vectors with the default text model, cached by content (9.7k texts take about a minute)."""
-    from reelmind import registry
+VARIANTS = (
+    Variant("full", "every user, title + genres + tags, positives >= 4", temporal_too=True),
+    Variant("no-tags", "item text is title + genres only (thin text)", with_tags=False),
+    Variant("half-users", "a random half of the users (drawn per seed)", user_share=0.5),
+    Variant("positives-4.5", "positives are ratings >= 4.5 (about half as many)", positive_rating=4.5),
+)
 
-    model = registry.load("text", "multilingual-e5-small")
-    key = hashlib.sha256(("\n".join(texts) + model.model_id).encode()).hexdigest()[:16]
-    path = cache_dir / f"item-vectors-{key}.npy"
-    if path.is_file():
-        return np.load(path)
-    vectors = np.concatenate([model.embed_passages(list(texts[i:i + 256])) for i in range(0, len(texts), 256)])
-    with atomic_path(path) as tmp:
-        np.save(tmp, vectors)
-    return vectors
+
+def ranked(name: str, split: Split, items: Items, k: int = K) -> tuple[Recommender, dict[Id, list[Recommendation]]]:
+    """The model `name` fitted on the split's training data, and every user's top k over the full catalogue:
+    `reelmind.recsys.ranking.fit_and_rank`, exactly as recommend-offline and the recommend flow call it."""
+    users = [u for u, n in zip(split.train.user_ids, np.diff(split.train.matrix.indptr)) if n]
+    return ranking.fit_and_rank(name, split.train, items, users, k)
+
+
+def _columns(recs: Mapping[Id, list[Recommendation]], items: Items, users: tuple[Id, ...]) -> list[list[int]]:
+    return [[items.index[r.item_id] for r in recs.get(u, [])] for u in users]
 
 
 def evaluate_split(split: Split, items: Items, names: list[str]) -> dict:
     users = split.train.user_ids
-    warm_ids = [items.ids[c] for c in np.flatnonzero(split.warm)]
-    cold_ids = [items.ids[c] for c in np.flatnonzero(split.cold)]
+    new = split.train.item_counts() == 0  # what the model sees as new: the held-out items, and any never liked
+    held = [split.held(r) for r in range(len(users))]
+    evaluated = [r for r in range(len(users)) if held[r]]
     results = {}
     for name in names:
         started = time.perf_counter()
-        model = movielens_model(name, temporal=split.temporal).fit(split.train, items)
-        fit_s = time.perf_counter() - started
-        row = {"fit_s": round(fit_s, 1)}
-        settings = {"warm": (warm_ids, split.held_warm), "cold": (cold_ids, split.held_cold),
-                    "mixed": (None, [split.held(r) for r in range(len(users))])}
-        for setting, (candidates, tests) in settings.items():
-            evaluated = [r for r in range(len(users)) if tests[r]]
-            started = time.perf_counter()
-            recs = model.recommend_batch([users[r] for r in evaluated], k=K, candidates=candidates)
-            ranked = [[items.index[pick.item_id] for pick in recs[users[r]]] for r in evaluated]
-            relevant = [tests[r] for r in evaluated]
-            row[f"{setting}_recall@20"] = round(recall_at_k(ranked, relevant, K), 4)
-            row[f"{setting}_ndcg@20"] = round(ndcg_at_k(ranked, relevant, K), 4)
-            if setting == "mixed":
-                row["coverage"] = round(coverage(ranked, len(items)), 4)
-                # how often a new item gets a place among everything: the cold-start route at work
-                row["users_with_cold_item"] = round(float(np.mean([split.cold[r].any() for r in ranked])), 4)
-                row["recommend_all_s"] = round(time.perf_counter() - started, 2)
-        if name == "hybrid":
-            row["weights"] = model.weights
-            row["ranker_importance"] = model.tuning.get("ranker", {}).get("importance", {})
+        model, recs = ranked(name, split, items)
+        row: dict[str, object] = {"fit_and_rank_s": round(time.perf_counter() - started, 1)}
+        lists = _columns(recs, items, users)
+        row.update(_metrics(lists, held, split, new, evaluated))
+        row["coverage"] = round(coverage([lists[r] for r in evaluated], len(items)), 4)
+        warm_ids = [items.ids[c] for c in np.flatnonzero(split.warm)]
+        cold_ids = [items.ids[c] for c in np.flatnonzero(split.cold)]
+        for setting, candidates, tests in (("warm_only", warm_ids, split.held_warm),
+                                           ("cold_only", cold_ids, split.held_cold)):
+            who = [r for r in evaluated if tests[r]]
+            picked = model.recommend_batch([users[r] for r in who], k=K, candidates=candidates)
+            cols = [[items.index[p.item_id] for p in picked[users[r]]] for r in who]
+            row[f"{setting}_recall@20"] = round(recall_at_k(cols, [tests[r] for r in who], K), 4)
+            if setting == "warm_only":
+                row["warm_only_ndcg@20"] = round(ndcg_at_k(cols, [tests[r] for r in who], K), 4)
+        report = model.report()
+        if report:
+            row["model"] = report
+        if getattr(model, "explore_share", 0):  # the price of exploration: the same model without its slot
+            quiet = copy.copy(model)
+            quiet.explore_share = 0.0
+            quiet_lists = _columns(ranking.rank(quiet, [users[r] for r in evaluated], K), items, users)
+            row["without_exploration"] = _metrics(quiet_lists, held, split, new, evaluated)
         results[name] = row
         print(f"  {split.name:8} {name:10} " + " ".join(f"{k}={v}" for k, v in row.items()
-                                                        if k not in ("weights", "ranker_importance")),
-              file=sys.stderr, flush=True)
+                                                        if not isinstance(v, dict)), file=sys.stderr, flush=True)
     return results
 
 
-def run_evaluation(movielens_dir: str | Path, out_dir: str | Path = "data/evaluation", seed: int = 42,
-                   models: list[str] | None = None, cache_dir: str | Path | None = None) -> dict:
+def _metrics(lists: list[list[int]], held: list[set[int]], split: Split, new: np.ndarray,
+             evaluated: list[int]) -> dict[str, float]:
+    ranked_lists = [lists[r] for r in evaluated]
+    new_picks = [[c for c in lists[r][:K] if new[c]] for r in evaluated]
+    hits = sum(len(set(p) & held[r]) for p, r in zip(new_picks, evaluated))
+    shown = sum(len(p) for p in new_picks)
+    return {
+        "mixed_recall@20": round(recall_at_k(ranked_lists, [held[r] for r in evaluated], K), 4),
+        "mixed_ndcg@20": round(ndcg_at_k(ranked_lists, [held[r] for r in evaluated], K), 4),
+        "warm_recall@20": round(recall_at_k(ranked_lists, [split.held_warm[r] for r in evaluated], K), 4),
+        "warm_ndcg@20": round(ndcg_at_k(ranked_lists, [split.held_warm[r] for r in evaluated], K), 4),
+        "users_with_new_item@20": round(float(np.mean([bool(p) for p in new_picks])) if new_picks else 0.0, 4),
+        "new_item_hit_rate@20": round(hits / shown, 4) if shown else 0.0,
+    }
+
+
+def variant_data(folder: str | Path, variant: Variant, seed: int, cache_dir: Path) -> tuple[Interactions, Items]:
+    """The variant's positives (for `seed`: its half of the users) and its items with text vectors."""
+    data = movielens.load(folder, with_tags=variant.with_tags, positive_rating=variant.positive_rating)
+    items = ranking.with_text_vectors(data.items, cache_dir)
+    positives = data.interactions()
+    if variant.user_share < 1.0:
+        rng = np.random.default_rng(seed)
+        keep = np.sort(rng.choice(positives.n_users, int(round(variant.user_share * positives.n_users)),
+                                  replace=False))
+        m, t = positives.matrix[keep], positives.last_seen[keep]
+        rows = np.repeat(np.arange(len(keep)), np.diff(m.indptr))
+        positives = Interactions.from_arrays([positives.user_ids[r] for r in keep], positives.item_ids, rows,
+                                             m.indices, m.data, t.data)
+    return positives, items
+
+
+METRICS = ("mixed_ndcg@20", "mixed_recall@20", "warm_recall@20", "warm_ndcg@20", "users_with_new_item@20",
+           "new_item_hit_rate@20", "warm_only_recall@20", "cold_only_recall@20", "coverage", "fit_and_rank_s")
+
+
+def run_evaluation(movielens_dir: str | Path, out_dir: str | Path = "data/evaluation", seeds: int = SEEDS,
+                   models: list[str] | None = None, variants: tuple[Variant, ...] = VARIANTS,
+                   cache_dir: str | Path | None = None) -> dict:
     from reelmind.config import load_settings
 
     names = models or list(EVALUATED)
     for name in names:
         registry.lookup(name)  # an unknown name fails now, not after the first models' minutes
+    cache = Path(cache_dir or load_settings().cache_dir) / "embeddings"
     started = time.perf_counter()
-    data = movielens.load(movielens_dir)
-    vectors = embed_items(data.items.texts, Path(cache_dir or load_settings().cache_dir) / "embeddings")
-    items = data.items.with_vectors(text_vectors=vectors)
-    report = {"dataset": str(movielens_dir), "seed": seed, "k": K, "items": len(items),
-              "positives": int(len(data.cols)), "splits": {}}
-    positives = data.interactions()
-    for temporal in (False, True):
-        split = evaluation_split(positives, seed=seed, temporal=temporal)
-        report["splits"][split.name] = evaluate_split(split, items, names)
+    report: dict = {"dataset": str(movielens_dir), "seeds": list(range(FIRST_SEED, FIRST_SEED + seeds)), "k": K,
+                    "runs": {}, "summary": {}}
+    for variant in variants:
+        for temporal in (False, True) if variant.temporal_too else (False,):
+            key = f"{variant.name}/{'temporal' if temporal else 'random'}"
+            runs = []
+            for seed in report["seeds"]:
+                positives, items = variant_data(movielens_dir, variant, seed, cache)
+                split = evaluation_split(positives, seed=seed, temporal=temporal)
+                print(f"{key} seed {seed}: {positives.n_users} users, {len(items)} items", file=sys.stderr)
+                runs.append(evaluate_split(split, items, names))
+            report["runs"][key] = runs
+            report["summary"][key] = summarise(runs, variant.description)
     report["wall_s"] = round(time.perf_counter() - started, 1)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -129,22 +182,49 @@ def run_evaluation(movielens_dir: str | Path, out_dir: str | Path = "data/evalua
     return report
 
 
-COLUMNS = ["warm_recall@20", "warm_ndcg@20", "cold_recall@20", "cold_ndcg@20", "mixed_recall@20", "mixed_ndcg@20",
-           "coverage", "users_with_cold_item", "fit_s", "recommend_all_s"]
+def summarise(runs: list[dict], description: str) -> dict:
+    """Per model and metric, mean and standard deviation over the seeds; the hybrid's stage decisions counted."""
+    out: dict = {"description": description, "models": {}}
+    for name in runs[0]:
+        rows = [run[name] for run in runs]
+        stats = {m: {"mean": round(float(np.mean([r[m] for r in rows])), 4),
+                     "std": round(float(np.std([r[m] for r in rows])), 4)} for m in METRICS if m in rows[0]}
+        quiet = [r["without_exploration"] for r in rows if "without_exploration" in r]
+        if quiet:
+            stats["without_exploration"] = {m: round(float(np.mean([q[m] for q in quiet])), 4) for m in quiet[0]}
+        stages = [r["model"].get("stages") for r in rows if isinstance(r.get("model"), dict)]
+        if any(stages):
+            kept: dict[str, int] = {}
+            for decision in stages:
+                for stage, verdict in (decision or {}).items():
+                    kept[stage] = kept.get(stage, 0) + int(verdict.get("kept", False))
+            stats["stages_kept"] = {stage: f"{n}/{len(stages)}" for stage, n in kept.items()}
+        out["models"][name] = stats
+    return out
+
+
+TABLE = ("mixed_ndcg@20", "mixed_recall@20", "warm_recall@20", "warm_ndcg@20", "users_with_new_item@20",
+         "new_item_hit_rate@20", "warm_only_recall@20", "cold_only_recall@20")
 
 
 def to_markdown(report: dict) -> str:
-    lines = [f"# Offline evaluation, {report['dataset']} (seed {report['seed']}, k={report['k']})", ""]
-    for split_name, rows in report["splits"].items():
-        lines += [f"## {split_name} split", "", "| model | " + " | ".join(COLUMNS) + " |",
-                  "|---|" + "---|" * len(COLUMNS)]
-        for name, row in rows.items():
-            lines.append(f"| {name} | " + " | ".join(str(row.get(c, "")) for c in COLUMNS) + " |")
-        if "hybrid" in rows:
-            lines += ["", f"hybrid first-stage weights (tuned on validation): {rows['hybrid']['weights']}"]
-            top = sorted(rows["hybrid"].get("ranker_importance", {}).items(), key=lambda kv: -kv[1])[:5]
-            if top:
-                lines += ["", "hybrid ranker, top features by gain: " + ", ".join(f"{n} {g}" for n, g in top)]
+    seeds = report["seeds"]
+    lines = [f"# Offline evaluation, {report['dataset']} (@{report['k']}, mean ± std over seeds "
+             f"{seeds[0]}-{seeds[-1]})", ""]
+    for key, summary in report["summary"].items():
+        lines += [f"## {key}: {summary['description']}", "",
+                  "| model | " + " | ".join(TABLE) + " |", "|---|" + "---|" * len(TABLE)]
+        for name, stats in summary["models"].items():
+            cells = [f"{stats[m]['mean']:.4f} ± {stats[m]['std']:.4f}" if m in stats else "" for m in TABLE]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        for name, stats in summary["models"].items():
+            if "without_exploration" in stats:
+                q = stats["without_exploration"]
+                lines += ["", f"{name} without its exploration slot: mixed NDCG {q['mixed_ndcg@20']}, warm Recall "
+                              f"{q['warm_recall@20']}, users with a new item {q['users_with_new_item@20']}"]
+            if "stages_kept" in stats:
+                lines += ["", f"{name} stages kept (seeds): " + ", ".join(f"{s} {v}"
+                                                                         for s, v in stats["stages_kept"].items())]
         lines.append("")
     return "\n".join(lines)
 

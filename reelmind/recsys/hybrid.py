@@ -1,93 +1,86 @@
-"""The hybrid: popularity, collaborative filtering and content, in two stages tuned on validation data.
+"""The hybrid: popularity, collaborative filtering and content, in stages that must earn their place.
 
-First stage: each component's scores are standardised per user (z-scores over the items it has an opinion on;
-items it knows nothing about sit at its average) and summed with weights found by coordinate ascent on NDCG@20
-over validation data carved out of the training data (`VALIDATION_DRAWS` draws, each user giving up a random
-`VALIDATION_FRACTION` of their positives; in the first draw a tenth of the items is also held out whole as
-pseudo-new). The ascent starts from the best single component and takes a change only for a clear gain
-(`MIN_RELATIVE_GAIN`). Second stage (reelmind.recsys.rerank): a LambdaRank model, trained on the same draws,
-re-orders each user's candidates from every component's scores and the context; with too little data to learn
-from it is skipped and the first stage ranks.
-Cold start: a new item has no CF or popularity opinion, so content decides where it goes (the ranker's new-item
-candidates, a tuned extra weight `COLD_ROUTE`, and a content tie-break among items the other components leave
-level); a new user is served by their stated interests and popularity (`NEW_USER_WEIGHTS`). Picks are re-ranked
-for diversity with MMR over the items' vectors, and each one's reason comes from the component that contributed
-most to its first-stage score.
+Validation: `validation_draws` draws carved out of the training data (each user gives up their latest
+VALIDATION_FRACTION of positives, a tenth of the warm items is held out whole as pseudo-new), every component
+fitted once per draw. For every validation user the draw keeps a candidate pool (reelmind.recsys.rerank.pool) with
+each component's scores, so what follows needs no component again.
+
+- First stage: each component's scores standardised per user (z-scores; an item a model knows nothing of sits at
+  its average, 0), summed with weights found by coordinate ascent on NDCG@20 (`WEIGHT_GRID`), including an extra
+  weight on content for items nobody has interacted with (`COLD_ROUTE`). The fusion is kept only if, tuned on the
+  other draws, it beats the best single component on each held-out draw by more on average than the gains' spread
+  between draws (`_gate`); otherwise the best single component is the first stage.
+- Second stage (reelmind.recsys.rerank): a LambdaRank model over the pool, its number of trees chosen on held-out
+  draws, kept under the same rule against the first stage.
+- Exploration: `explore_share` of each list (one place in 20 by default; at least one place in a list of
+  EXPLORE_MIN_K or more) goes to the new items content matches best to the user, when one matches them as well as
+  their own history does; without it an item nobody is shown never gets its first interaction.
+A new user is served by their stated interests and popularity (`NEW_USER_WEIGHTS`). Picks are re-ranked for
+diversity with MMR over the items' vectors, and each one's reason comes from the component that contributed most
+to its first-stage score. `report()` says which stages were kept and why.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from reelmind.recsys import rerank
-from reelmind.recsys.base import Recommender, top_k
-from reelmind.recsys.cf import EASE_SIDE_WEIGHT, ALSRecommender, EASERecommender
+from reelmind.recsys.base import BATCH_USERS, Recommender, top_k
+from reelmind.recsys.cf import ALSRecommender, EASERecommender
 from reelmind.recsys.content import ContentRecommender
-from reelmind.recsys.data import Interactions
-from reelmind.recsys.metrics import ndcg_at_k
+from reelmind.recsys.data import Interactions, replace_row
 from reelmind.recsys.popularity import PopularityRecommender
 from reelmind.recsys.saving import Text
 from reelmind.recsys.splits import SplitOptions, split
 
+# Each validation draw holds out a random fifth of each user's positives (as the evaluation protocol holds out a
+# fifth). At random, not their latest: a ranker trained on "what came last" learned the log's drift over time
+# and lost a quarter of warm Recall@20 on random held-out positives (ml-latest-small, seed 42: 0.227 against EASE's
+# 0.305), while co-occurrence learned from random positives also orders "what next".
 VALIDATION_FRACTION = 0.2
-# Independent validation draws (each with its own held-out positives). The second stage learns from every draw's
-# candidate lists; on MovieLens (random split, warm Recall@20) 2 draws gave 0.329, 3 0.329, 4 0.330 (each draw
-# costs a fit of every component: about 6 s there).
-VALIDATION_DRAWS = 4
-# Users per draw, sampled beyond this: the draws hold every component's score matrix for their users.
+# Draws: at least 2 to see the noise between draws; each costs one fit of every component.
+VALIDATION_DRAWS = 3
+# Users per draw whose pools are kept, sampled beyond this (their pools, ~160 entries each, are what tuning reads).
 MAX_VALIDATION_USERS = 2000
-# Share of warm items the tuning treats as new (as the evaluation holds out 10% of the catalogue as cold), in the
-# first PSEUDO_COLD_DRAWS draws only. Holding items out removes their interactions from the validation models too,
-# which shifts CF towards ALS (on MovieLens: tuned weights ALS 1.0 / EASE 0.25 with it in every draw, EASE alone
-# without; and the final, full-data EASE is the stronger); one draw of the two is enough to teach the cold route
-# and the ranker about new items (warm Recall@20 0.326 with it in both of two draws, 0.329 in one).
-PSEUDO_COLD_FRACTION = 0.1
-PSEUDO_COLD_DRAWS = 1
-# The extra weight on content for items nobody has interacted with: the cold-start route, tuned like the others.
-COLD_ROUTE = "content-for-new-items"
+# Share of warm items each draw treats as new, as a catalogue keeps receiving new items (the evaluation protocol
+# holds out a tenth too): the cold route, the ranker and the exploration gate see new items in validation.
+PSEUDO_NEW_FRACTION = 0.1
 # Users need this many positives to give some to validation and keep some for training.
 MIN_POSITIVES_TO_SPLIT = 5
-WEIGHT_GRID = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+COLD_ROUTE = "content-for-new-items"
+# The search range for the first stage's weights (relative: only ratios matter).
+WEIGHT_GRID = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 TUNING_PASSES = 3
-# A weight change must raise validation NDCG@20 by this share to be taken. Below it, on MovieLens, the changes
-# were noise-fitting: weights that gained 0.3-1% on validation lost as much on the test split, because the
-# components are refitted on more data than they were tuned on (ALS and EASE tie on 64% of the training data,
-# EASE leads on all of it), and ~600 users' NDCG moves by about that much between random validation splits.
-MIN_RELATIVE_GAIN = 0.01
 TUNING_K = 20
-# Ties among items the tuned components leave level (cold items: no CF model scores them, so they all sit at the
+# Ties among items the tuned components leave level (new items: no CF model scores them, so they all sit at the
 # average, 0) are broken by content. At this weight it orders them without reordering what the tuned components
 # separate (their z-scores differ by far more than 0.001 x a content z-score, which stays under ~10).
 CONTENT_TIE_BREAK = 1e-3
 # A user with no history (unknown at fit time) is served by their stated interests (content) and what is popular.
-# Set, not tuned: no validation data has stated interests (MovieLens has none). Interests lead; popularity at half
-# weight orders what the interests leave level, and alone serves a newcomer who stated nothing.
+# Set, not tuned: no validation data has stated interests. Interests lead; popularity at half weight orders what
+# the interests leave level, and alone serves a newcomer who stated nothing.
 NEW_USER_WEIGHTS = {"content": 1.0, "popularity": 0.5}
 # MMR: 1.0 is pure relevance. 0.9 swaps a near-duplicate for the next-best different item only when scores are close.
 MMR_LAMBDA = 0.9
 MMR_POOL = 5  # re-rank among the top k x MMR_POOL
-# The new-item slot: a list of at least NEW_ITEM_MIN_K picks with no item nobody has interacted with yet gets its
-# last place taken by the new item that best matches the user's content profile, if it matches it as well as the
-# user's own watched items do (at least the NEW_ITEM_WATCHED_QUANTILE quantile of their similarities to the
-# profile: "as close to your taste as three quarters of what you watched"); for a user with only stated interests,
-# NEW_ITEM_MIN_MATCH standard deviations above the catalogue average (the top ~2%). Only without a learned ranker:
-# the ranker is trained on where new items belong and places them itself. The tuned fusion alone never
-# lets a new item in (on MovieLens any weight on content for new items cost more accuracy than the new items won
-# back), and an item nobody is shown never gets a first interaction: one slot in K is the exploration cost,
-# measured on MovieLens (random split): warm Recall@20 0.322 -> 0.317, mixed NDCG@20 0.246 -> 0.245, and 18% of
-# users get a new item among their 20.
-NEW_ITEM_MIN_K = 5
-NEW_ITEM_WATCHED_QUANTILE = 0.25
-NEW_ITEM_MIN_MATCH = 2.0
+# Exploration: the share of each list offered to new items (1 place in 20), in lists of at least EXPLORE_MIN_K.
+# A new item takes a place only if content matches it to the user at least as well as EXPLORE_QUANTILE of their
+# own watched items match their profile (calibrated per user: "closer to your taste than three quarters of what
+# you watched"); a user with only stated interests, EXPLORE_MIN_Z standard deviations above the catalogue average.
+EXPLORE_SHARE = 0.05
+EXPLORE_MIN_K = 5
+EXPLORE_QUANTILE = 0.75
+EXPLORE_MIN_Z = 2.0
 
 
 def default_components() -> dict[str, Recommender]:
     """Unfitted prototypes, by name: the hybrid fits clones of them (on each validation draw, then on everything)."""
-    return {"popularity": PopularityRecommender(), "ease": EASERecommender(side_weight=EASE_SIDE_WEIGHT),
-            "als": ALSRecommender(), "content": ContentRecommender()}
+    return {"popularity": PopularityRecommender(), "ease": EASERecommender(), "als": ALSRecommender(),
+            "content": ContentRecommender()}
 
 
 def standardise(scores: np.ndarray) -> np.ndarray:
@@ -103,22 +96,40 @@ def standardise(scores: np.ndarray) -> np.ndarray:
     return np.where(finite, z, 0.0).astype(np.float32)
 
 
+def pool_ndcg(scores: np.ndarray, labels: np.ndarray, n_relevant: np.ndarray, k: int = TUNING_K) -> np.ndarray:
+    """Per user: NDCG@k of ranking their pool by `scores` (-inf never ranked), `labels` marking held-out positives
+    in the pool, `n_relevant` every held-out positive (those outside the pool count as misses)."""
+    idx, vals = top_k(scores, k)
+    hits = np.where(idx >= 0, np.take_along_axis(labels, np.maximum(idx, 0), axis=1), False)
+    discounts = 1.0 / np.log2(np.arange(2, idx.shape[1] + 2))
+    ideal = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))[np.clip(n_relevant, 1, k) - 1]
+    return (hits * discounts).sum(axis=1) / ideal
+
+
 @dataclass
 class ValidationDraw:
-    """One validation draw: components fitted without the held-out positives, and their scores for the users
-    who gave some up (raw, and standardised with nothing masked)."""
+    """One draw's validation users and, per user, their candidate pool: columns, each component's raw score and
+    z-score there, the static ranker features, and which entries are held-out positives."""
 
-    train: Interactions
     rows: np.ndarray
-    relevant: list[set[int]]
-    models: dict[str, Recommender]
+    cols: np.ndarray
     raw: dict[str, np.ndarray]
     z: dict[str, np.ndarray]
+    static: np.ndarray
+    labels: np.ndarray
+    n_relevant: np.ndarray
 
-    def seen(self) -> tuple[np.ndarray, np.ndarray]:
-        """Index of (row, item) pairs each user trained on: what no ranking may offer them."""
-        m = self.train.matrix[self.rows]
-        return np.repeat(np.arange(len(self.rows)), np.diff(m.indptr)), m.indices
+    def first_stage(self, weights: Mapping[str, float]) -> np.ndarray:
+        is_new = self.static[..., rerank.STATIC.index("is_new")] == 1
+        fused = np.zeros(self.cols.shape, np.float32)
+        for name, part in self.z.items():
+            fused += (weights.get(name, 0.0) + (CONTENT_TIE_BREAK if name == "content" else 0.0)) * part
+        if "content" in self.z:
+            fused += np.where(is_new, weights.get(COLD_ROUTE, 0.0) * self.z["content"], 0.0)
+        return np.where(self.cols >= 0, fused, -np.inf)
+
+    def quality(self, scores: np.ndarray) -> float:
+        return float(pool_ndcg(scores, self.labels, self.n_relevant).mean())
 
 
 class HybridRecommender(Recommender):
@@ -128,27 +139,42 @@ class HybridRecommender(Recommender):
 
     def __init__(self, components: Mapping[str, Recommender] | None = None,
                  fixed_weights: Mapping[str, float] | None = None, mmr_lambda: float = MMR_LAMBDA, seed: int = 0,
-                 temporal_validation: bool = True, learn_ranker: bool = True):
+                 learn_ranker: bool = True, validation_draws: int = VALIDATION_DRAWS,
+                 explore_share: float = EXPLORE_SHARE, gate_stages: bool = True):
         """`components`: unfitted prototype models by name (default: `default_components()`), cloned for every
-        fit. `fixed_weights`: the first stage's weights, instead of tuning them. `temporal_validation`: tune on
-        each user's latest positives (the product's question: what next?); False tunes on a random choice, to
-        mirror an offline protocol that tests on random held-out positives. `learn_ranker`: train the second stage
-        (reelmind.recsys.rerank) when validation has enough data."""
+        fit. `fixed_weights`: the first stage's weights, instead of tuning them. `learn_ranker`: try the second
+        stage. `validation_draws`: how many draws validation carves out of the training data. `explore_share`:
+        the share of each list offered to new items (0: none). `gate_stages`: False keeps every stage that could
+        be trained whatever validation says (its numbers are still reported)."""
         self.components = dict(components) if components else default_components()
         self.fixed_weights = fixed_weights
-        self.mmr_lambda, self.seed, self.temporal_validation = mmr_lambda, seed, temporal_validation
-        self.learn_ranker = learn_ranker
-        self.tuning: dict[str, float | int | str] = {}
+        self.mmr_lambda, self.seed, self.learn_ranker = mmr_lambda, seed, learn_ranker
+        self.validation_draws, self.explore_share, self.gate_stages = validation_draws, explore_share, gate_stages
+        self.tuning: dict = {}
+
+    # --- Fitting -----------------------------------------------------------------------------------------------
 
     def _fit(self) -> None:
-        draws = self._validation_draws() if self.learn_ranker or not self.fixed_weights else []
-        self.weights = dict(self.fixed_weights) if self.fixed_weights else self._tune(draws)
+        names = list(self.components)
+        draws = self._draws() if self.learn_ranker or not self.fixed_weights else []
+        self.tuning = {"validation": {"draws": len(draws), "users": int(sum(len(d.rows) for d in draws))},
+                       "stages": {}}
+        if self.fixed_weights:
+            self.weights = dict(self.fixed_weights)
+            self.tuning["stages"]["fusion"] = {"kept": True, "why": "weights fixed by the caller"}
+        elif not draws:
+            self.weights = {name: 1.0 for name in names}
+            self.tuning["stages"]["fusion"] = {"kept": True, "why": "no validation data: equal weights"}
+        else:
+            self.weights = self._first_stage(draws)
+        self.ranker = self._second_stage(draws) if self.learn_ranker else None
+        if not self.learn_ranker:
+            self.tuning["stages"]["ranker"] = {"kept": False, "why": "not asked for"}
+        del draws
         self._derive()
-        self.ranker = self._train_ranker(draws) if self.learn_ranker and draws else None
-        del draws  # the validation models and score matrices: hundreds of MB on MovieLens
-        # content and popularity always: they break ties for cold items and serve new users (NEW_USER_WEIGHTS);
-        # every component when the ranker reads them all
-        wanted = set(self.components) if self.ranker else \
+        # content and popularity always: they break ties for new items, explore and serve new users
+        # (NEW_USER_WEIGHTS); every component when the ranker reads them all
+        wanted = set(names) if self.ranker else \
             {name for name, w in self.weights.items() if w > 0} | {"content", "popularity"}
         self.models = {name: prototype.clone().fit(self.interactions, self.items, self.user_texts)
                        for name, prototype in self.components.items() if name in wanted}
@@ -161,8 +187,8 @@ class HybridRecommender(Recommender):
         self._cold = self._item_counts == 0
 
     def _state(self) -> dict[str, object]:
-        """The tuned weights, the fitted components (each saved with its own state) and the ranker as LightGBM
-        text."""
+        """The weights, what validation decided, the fitted components (each saved with its own state) and the
+        ranker as LightGBM text."""
         ranker = {"text": Text(self.ranker.to_text()), "options": asdict(self.ranker.options)} if self.ranker \
             else None
         return {"weights": self.weights, "tuning": self.tuning, "models": self.models, "ranker": ranker}
@@ -174,106 +200,178 @@ class HybridRecommender(Recommender):
         self.ranker = rerank.LearnedRanker.from_text(ranker["text"], rerank.RankerOptions(**ranker["options"])) \
             if ranker else None
 
-    def _validation_draws(self) -> list[ValidationDraw]:
-        """VALIDATION_DRAWS random splits of the training data (each user gives up VALIDATION_FRACTION of their
-        positives, a tenth of the items are held out whole as pseudo-new), every component fitted on each."""
+    def report(self) -> dict:
+        return self.tuning
+
+    def _fold_in(self, row: int) -> None:
+        """Every component takes the user's new row (they share these interactions); item-level lookups as fitted."""
+        models = {}
+        for name, model in self.models.items():
+            models[name] = copy.copy(model)
+            models[name].interactions = self.interactions
+            models[name]._fold_in(row)
+        self.models = models
+        cols, weights = self.positive_row(row)
+        self._watched = replace_row(self._watched, row, cols, weights)
+        self._user_counts = np.diff(self._watched.indptr)
+
+    def _draws(self) -> list[ValidationDraw]:
+        """`validation_draws` splits of the training data, every component fitted once on each; per sampled
+        validation user, the candidate pool and what tuning reads of it."""
         draws = []
-        for d in range(VALIDATION_DRAWS):
+        inter = self.interactions
+        for d in range(self.validation_draws):
             seed = self.seed + d
             users = None
-            if self.interactions.n_users > MAX_VALIDATION_USERS:
-                users = np.zeros(self.interactions.n_users, bool)
-                users[np.random.default_rng(seed).choice(len(users), MAX_VALIDATION_USERS, replace=False)] = True
-            options = SplitOptions(held_fraction=VALIDATION_FRACTION,
-                                   cold_fraction=PSEUDO_COLD_FRACTION if d < PSEUDO_COLD_DRAWS else 0.0,
-                                   temporal=self.temporal_validation, min_positives=MIN_POSITIVES_TO_SPLIT)
-            held_out = split(self.interactions, options, seed, users=users)
-            held = [held_out.held(r) for r in range(self.interactions.n_users)]
+            if inter.n_users > MAX_VALIDATION_USERS:
+                users = np.zeros(inter.n_users, bool)
+                users[np.random.default_rng(seed).choice(inter.n_users, MAX_VALIDATION_USERS, replace=False)] = True
+            options = SplitOptions(held_fraction=VALIDATION_FRACTION, cold_fraction=PSEUDO_NEW_FRACTION,
+                                   temporal=False, min_positives=MIN_POSITIVES_TO_SPLIT)
+            held_out = split(inter, options, seed, users=users)
+            held = [held_out.held(r) for r in range(inter.n_users)]
             rows = np.array([r for r, h in enumerate(held) if h and (users is None or users[r])], dtype=np.int64)
             if len(rows) == 0:
                 continue
             train = held_out.train
             models = {name: prototype.clone().fit(train, self.items, self.user_texts)
                       for name, prototype in self.components.items()}
-            raw = {name: model.score(rows) for name, model in models.items()}
-            draws.append(ValidationDraw(train, rows, [held[r] for r in rows], models, raw,
-                                        {name: standardise(r) for name, r in raw.items()}))
+            draws.append(self._pools(train, models, rows, [held[r] for r in rows]))
         return draws
 
+    @staticmethod
+    def _pools(train: Interactions, models: Mapping[str, Recommender], rows: np.ndarray,
+               relevant: list[set[int]]) -> ValidationDraw:
+        item_counts = train.item_counts()
+        user_counts = np.diff(train.positive().indptr)
+        is_new = item_counts == 0
+        parts: dict[str, list] = {"cols": [], "static": [], "labels": []}
+        raw_parts: dict[str, list] = {name: [] for name in models}
+        z_parts: dict[str, list] = {name: [] for name in models}
+        for start in range(0, len(rows), BATCH_USERS):
+            chunk = rows[start:start + BATCH_USERS]
+            raw = {name: model.score(chunk) for name, model in models.items()}
+            allowed = np.ones((len(chunk), train.n_items), bool)
+            seen = train.matrix[chunk]
+            allowed[np.repeat(np.arange(len(chunk)), np.diff(seen.indptr)), seen.indices] = False
+            cols = rerank.pool(raw, allowed, is_new)
+            for name, r in raw.items():
+                raw_parts[name].append(rerank.gather(r, cols))
+                z_parts[name].append(rerank.gather(standardise(r), cols, fill=0.0))
+            parts["cols"].append(cols)
+            parts["static"].append(rerank.static_features(models, chunk, cols, item_counts, user_counts))
+            rel = relevant[start:start + BATCH_USERS]
+            parts["labels"].append(np.array([[c in r for c in row] for row, r in zip(cols, rel)], bool)
+                                   .reshape(cols.shape))
+        width = max(c.shape[1] for c in parts["cols"])
+
+        def stack(arrays: list[np.ndarray], fill: object) -> np.ndarray:
+            return np.concatenate([np.pad(a, [(0, 0), (0, width - a.shape[1])] + [(0, 0)] * (a.ndim - 2),
+                                          constant_values=fill) for a in arrays])
+
+        return ValidationDraw(rows, stack(parts["cols"], -1), {n: stack(p, -np.inf) for n, p in raw_parts.items()},
+                              {n: stack(p, 0.0) for n, p in z_parts.items()}, stack(parts["static"], np.nan),
+                              stack(parts["labels"], False), np.array([len(r) for r in relevant]))
+
     def _tune(self, draws: list[ValidationDraw]) -> dict[str, float]:
-        """Coordinate ascent on validation NDCG@20, from the best single component, over WEIGHT_GRID."""
-        names = list(self.components)
-        if not draws:
-            return {name: 1.0 for name in names}
-        parts: dict[str, list[np.ndarray]] = {}
-        seen, offset = [], 0
-        for draw in draws:
-            for name in names:
-                parts.setdefault(name, []).append(draw.z[name])
-            if "content" in draw.z:
-                is_new = (draw.train.item_counts() == 0)[None, :]
-                parts.setdefault(COLD_ROUTE, []).append(np.where(is_new, draw.z["content"], 0.0).astype(np.float32))
-            r, c = draw.seen()
-            seen.append((r + offset, c))
-            offset += len(draw.rows)
-        z = {name: np.concatenate(p) for name, p in parts.items()}
-        seen_at = (np.concatenate([r for r, _ in seen]), np.concatenate([c for _, c in seen]))
-        relevant = [rel for draw in draws for rel in draw.relevant]
-        if COLD_ROUTE in z:
-            names.append(COLD_ROUTE)
+        """Coordinate ascent on validation NDCG@20 over WEIGHT_GRID, from the best single component."""
+        names = list(self.components) + ([COLD_ROUTE] if "content" in self.components else [])
 
         def quality(weights: dict[str, float]) -> float:
-            fused = sum(w * z[n] for n, w in weights.items() if w > 0)
-            if isinstance(fused, int):
-                return 0.0
-            fused[seen_at] = -np.inf
-            idx, _ = top_k(fused, TUNING_K)
-            return ndcg_at_k(idx, relevant, TUNING_K)
+            return float(np.mean([d.quality(d.first_stage(weights)) for d in draws]))
 
-        # Start from the best single component and move only for a clear gain: see MIN_RELATIVE_GAIN.
-        alone = {name: quality({name: 1.0}) for name in names if name != COLD_ROUTE}
-        weights = {name: float(name == max(alone, key=alone.get)) for name in names}
+        single = self._best_single(draws)
+        weights = {name: float(name == single) for name in names}
         best = quality(weights)
         for _ in range(TUNING_PASSES):
             improved = False
             for name in names:
                 for value in WEIGHT_GRID:
                     trial = {**weights, name: value}
+                    if not any(trial[n] > 0 for n in self.components):
+                        continue
                     score = quality(trial)
-                    if score > best * (1 + MIN_RELATIVE_GAIN):
+                    if score > best + 1e-6:
                         best, weights, improved = score, trial, True
             if not improved:
                 break
-        self.tuning = {"validation_ndcg@20": round(best, 4), "best_single_ndcg@20": round(max(alone.values()), 4),
-                       "best_single": max(alone, key=alone.get), "validation_users": len(relevant)}
         return weights
 
-    def _train_ranker(self, draws: list[ValidationDraw]) -> rerank.LearnedRanker | None:
-        """The second stage, trained on each draw's first-stage candidates labelled by its held-out positives."""
-        feature_lists, label_lists = [], []
-        for draw in draws:
-            is_new = draw.train.item_counts() == 0
-            fused = sum(self._weighted(draw.z, np.zeros(len(draw.rows), bool), is_new).values())
-            fused[draw.seen()] = -np.inf
-            cols = rerank.candidates(fused, draw.raw, is_new)
-            feature_lists.append(rerank.features(draw.models, draw.raw, draw.z, fused, draw.train.item_counts(),
-                                                 np.diff(draw.train.positive().indptr), draw.rows, cols))
-            label_lists.append(np.array([[c in rel for c in picks] for picks, rel in zip(cols, draw.relevant)]))
-        ranker = rerank.LearnedRanker()
-        if not ranker.fit(feature_lists, label_lists, rerank.feature_names(list(self.components))):
+    def _best_single(self, draws: list[ValidationDraw]) -> str:
+        scores = {name: np.mean([d.quality(d.first_stage({name: 1.0})) for d in draws]) for name in self.components}
+        return max(scores, key=scores.get)
+
+    def _gate(self, stage: np.ndarray, baseline: np.ndarray) -> dict:
+        """Keep a stage when its mean gain over the baseline on held-out draws exceeds the gains' standard
+        deviation between draws (the noise): consistent gains only."""
+        gains = stage - baseline
+        noise = float(np.std(gains, ddof=1)) if len(gains) > 1 else float("inf")
+        kept = bool(gains.mean() > 0 and gains.mean() > noise) or not self.gate_stages
+        return {"kept": kept, "gain": round(float(gains.mean()), 4), "noise": round(noise, 4),
+                "stage_ndcg@20": round(float(stage.mean()), 4), "baseline_ndcg@20": round(float(baseline.mean()), 4)}
+
+    def _first_stage(self, draws: list[ValidationDraw]) -> dict[str, float]:
+        """The tuned fusion if it beats the best single component on held-out draws, else that component alone."""
+        fused, single = [], []
+        for d, held in enumerate(draws):
+            others = [x for i, x in enumerate(draws) if i != d] or [held]
+            fused.append(held.quality(held.first_stage(self._tune(others))))
+            single.append(held.quality(held.first_stage({self._best_single(others): 1.0})))
+        verdict = self._gate(np.array(fused), np.array(single))
+        best = self._best_single(draws)
+        weights = self._tune(draws) if verdict["kept"] else {best: 1.0}
+        why = "beats the best single component by more than the noise between draws" if verdict["kept"] else \
+            f"does not beat {best} alone by more than the noise between draws: {best} alone is the first stage"
+        if len(draws) < 2:
+            why = "too few validation draws to measure the noise: the best single component is the first stage"
+        self.tuning["stages"]["fusion"] = {**verdict, "why": why, "best_single": best,
+                                           "weights": {n: w for n, w in weights.items() if w > 0}}
+        return weights
+
+    def _features(self, draw: ValidationDraw, weights: Mapping[str, float]) -> np.ndarray:
+        return rerank.features(draw.raw, draw.z, draw.first_stage(weights), draw.static, draw.cols)
+
+    def _second_stage(self, draws: list[ValidationDraw]) -> rerank.LearnedRanker | None:
+        """The ranker, its size (trees) chosen on held-out draws, kept if it beats the first stage there."""
+        names = rerank.feature_names(list(self.components))
+        if len(draws) < 2:
+            self.tuning["stages"]["ranker"] = {"kept": False, "why": "too few validation draws"}
             return None
-        self.tuning["ranker"] = ranker.describe()
+        feats = [self._features(d, self.weights) for d in draws]
+        labels = [d.labels for d in draws]
+        by_trees = {t: [] for t in rerank.TREE_COUNTS}
+        first = []
+        for d, held in enumerate(draws):
+            ranker = rerank.LearnedRanker(rerank.RankerOptions(seed=self.seed))
+            if not ranker.fit([f for i, f in enumerate(feats) if i != d], [y for i, y in enumerate(labels) if i != d],
+                              names):
+                self.tuning["stages"]["ranker"] = {"kept": False, "why": "too few held-out positives to learn from"}
+                return None
+            for trees in rerank.TREE_COUNTS:
+                by_trees[trees].append(held.quality(ranker.predict(feats[d], trees)))
+            first.append(held.quality(held.first_stage(self.weights)))
+        trees = max(by_trees, key=lambda t: np.mean(by_trees[t]))
+        verdict = self._gate(np.array(by_trees[trees]), np.array(first))
+        verdict["trees"] = trees
+        if not verdict["kept"]:
+            self.tuning["stages"]["ranker"] = {**verdict, "why": "does not beat the first stage by more than the "
+                                                                  "noise between draws: skipped"}
+            return None
+        ranker = rerank.LearnedRanker(rerank.RankerOptions(seed=self.seed))
+        ranker.fit(feats, labels, names, trees=trees)
+        self.tuning["stages"]["ranker"] = {**verdict, "why": "beats the first stage by more than the noise between "
+                                                              "draws", **ranker.describe()}
         return ranker
 
+    # --- Serving -------------------------------------------------------------------------------------------------
+
     def component_scores(self, rows: np.ndarray, interests: Sequence[str | None] | None) -> dict[str, np.ndarray]:
-        """Each component's weighted, standardised scores: tuned weights for known users, the new-user route for
-        users unknown at fit time (row -1)."""
+        """Each component's weighted, standardised scores: the first stage's weights for known users, the
+        new-user route for users unknown at fit time (row -1)."""
         z = {name: standardise(model.score(rows, interests)) for name, model in self.models.items()}
         return self._weighted(z, rows < 0, self._cold)
 
     def _weighted(self, z: dict[str, np.ndarray], new_user: np.ndarray, new_item: np.ndarray) -> dict[str, np.ndarray]:
-        """The first stage's terms from standardised component scores: the tuned weights (NEW_USER_WEIGHTS for
-        new users), the content tie-break, and the cold-item route on items nobody has interacted with."""
         new_user = new_user[:, None]
         out = {}
         for name, part in z.items():
@@ -290,10 +388,10 @@ class HybridRecommender(Recommender):
 
     def rank(self, rows: np.ndarray, k: int, exclude_seen: bool, interests: Sequence[str | None],
              candidates: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The first stage (fused, masked), the learned second stage when trained, MMR for diversity, then the
-        new-item slot: all from one scoring pass over the components. Diversity and the slot can place an item
-        above one it scores lower than: each pick reports its score capped at the one before it, so the scores
-        read in the order the list is in (which items are picked is unchanged)."""
+        """The first stage (fused, masked), the second stage when kept, MMR for diversity, then exploration: all
+        from one scoring pass over the components. Diversity and exploration can place an item above one it
+        scores lower than: each pick reports its score capped at the one before it, so the scores read in the
+        order the list is in (which items are picked is unchanged)."""
         raw = {name: model.score(rows, interests) for name, model in self.models.items()}
         z = {name: standardise(r) for name, r in raw.items()}
         fused = sum(self._weighted(z, rows < 0, self._cold).values()).astype(np.float32)
@@ -301,43 +399,26 @@ class HybridRecommender(Recommender):
         if self.ranker is not None:
             scores = self._rerank(rows, scores, raw, z)
         picks = self._mmr(scores, k)
-        if self.ranker is None and "content" in raw and k >= NEW_ITEM_MIN_K:
-            picks = self._new_item_slot(rows, picks, scores, raw["content"], z["content"])
+        if "content" in raw:
+            picks = self._explore(rows, picks, scores, raw["content"], z["content"], k)
         return [(cols, np.minimum.accumulate(vals)) for cols, vals in picks]
-
-    def _new_item_slot(self, rows: np.ndarray, picks: list[tuple[np.ndarray, np.ndarray]], scores: np.ndarray,
-                       content: np.ndarray, content_z: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """A list with no new item gives its last place to the new item content likes best, if it matches the
-        user as well as their own history does (see NEW_ITEM_WATCHED_QUANTILE)."""
-        cold = self._cold[None, :] & np.isfinite(scores)
-        if not cold.any():
-            return picks
-        best = np.where(cold, content, -np.inf).argmax(axis=1)
-        out = []
-        for u, (row, (cols, vals)) in enumerate(zip(rows, picks)):
-            c = best[u]
-            seen = self._watched.indices[self._watched.indptr[row]:self._watched.indptr[row + 1]] if row >= 0 else ()
-            good = (content[u, c] >= np.quantile(content[u, seen], NEW_ITEM_WATCHED_QUANTILE) if len(seen)
-                    else content_z[u, c] >= NEW_ITEM_MIN_MATCH)
-            if cold[u, c] and good and len(cols) >= NEW_ITEM_MIN_K and not self._cold[cols].any():
-                cols, vals = np.append(cols[:-1], c), np.append(vals[:-1], scores[u, c])
-            out.append((cols, vals))
-        return out
 
     def _rerank(self, rows: np.ndarray, fused: np.ndarray, raw: dict[str, np.ndarray],
                 z: dict[str, np.ndarray]) -> np.ndarray:
-        """Scores from the learned ranker for each known user's candidates (from the masked first-stage `fused`),
-        -inf for everything else. New users keep the first stage: the ranker learned from users with a history,
-        and their route (stated interests, then popularity) is set, not learned."""
+        """The ranker's scores for each known user's pool, -inf elsewhere. New users keep the first stage: the
+        ranker learned from users with a history, and their route (stated interests, then popularity) is set."""
         known = np.flatnonzero(rows >= 0)
         out = fused.copy()
         if len(known) == 0:
             return out
-        raw = {name: r[known] for name, r in raw.items()}
-        z = {name: part[known] for name, part in z.items()}
-        cols = rerank.candidates(fused[known], raw, self._cold)
-        ranked = self.ranker.predict(rerank.features(self.models, raw, z, fused[known], self._item_counts,
-                                                     self._user_counts, rows[known], cols))
+        allowed = np.isfinite(fused[known])
+        mine = {name: r[known] for name, r in raw.items()}
+        cols = rerank.pool(mine, allowed, self._cold)
+        static = rerank.static_features(self.models, rows[known], cols, self._item_counts, self._user_counts)
+        feats = rerank.features({n: rerank.gather(r, cols) for n, r in mine.items()},
+                                {n: rerank.gather(part[known], cols, fill=0.0) for n, part in z.items()},
+                                rerank.gather(fused[known], cols), static, cols)
+        ranked = self.ranker.predict(feats)
         out[known] = -np.inf
         users, places = np.nonzero(cols >= 0)
         out[known[users], cols[users, places]] = ranked[users, places]
@@ -367,6 +448,36 @@ class HybridRecommender(Recommender):
                 max_sim = np.maximum(max_sim, sims[pick])
             chosen = np.array(chosen)
             out.append((cand[chosen], rel[chosen]))
+        return out
+
+    def explore_slots(self, k: int) -> int:
+        """Places in a list of k offered to new items."""
+        if self.explore_share <= 0 or k < EXPLORE_MIN_K:
+            return 0
+        return max(1, int(k * self.explore_share))
+
+    def _explore(self, rows: np.ndarray, picks: list[tuple[np.ndarray, np.ndarray]], scores: np.ndarray,
+                 content: np.ndarray, content_z: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """A list with fewer new items than its exploration places gives its last places to the new items content
+        likes best, each only if it matches the user as well as their own history does (EXPLORE_QUANTILE)."""
+        slots = self.explore_slots(k)
+        new = self._cold[None, :] & np.isfinite(scores)
+        if slots == 0 or not new.any():
+            return picks
+        best, best_scores = top_k(np.where(new, content, -np.inf), slots)
+        out = []
+        for u, (row, (cols, vals)) in enumerate(zip(rows, picks)):
+            seen = self._watched.indices[self._watched.indptr[row]:self._watched.indptr[row + 1]] if row >= 0 else ()
+            bar = np.quantile(content[u, seen], EXPLORE_QUANTILE) if len(seen) else None
+            offered = [c for c, s in zip(best[u], best_scores[u]) if c >= 0 and c not in set(cols.tolist())
+                       and (s >= bar if bar is not None else content_z[u, c] >= EXPLORE_MIN_Z)]
+            room = slots - int(self._cold[cols].sum())
+            offered = offered[:max(room, 0)]
+            if offered and len(cols) >= EXPLORE_MIN_K:
+                keep = len(cols) - len(offered)
+                cols = np.concatenate([cols[:keep], offered])
+                vals = np.concatenate([vals[:keep], scores[u, offered]])
+            out.append((cols, vals))
         return out
 
     def explain(self, row: int, cols: np.ndarray, interests: str | None = None) -> list[str]:

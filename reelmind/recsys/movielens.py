@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reelmind.recsys.data import Interactions, Items
+from reelmind.recsys.data import Interactions, Items, item_document
 
 POSITIVE_RATING = 4.0
 
@@ -35,13 +35,15 @@ class MovieLens:
                                         self.times)
 
 
-def load(folder: str | Path) -> MovieLens:
+def load(folder: str | Path, with_tags: bool = True, positive_rating: float = POSITIVE_RATING) -> MovieLens:
+    """The movies and their positive ratings (>= `positive_rating`); `with_tags=False` leaves the users' tags out of
+    the item text (title and genres only: thin text, as in most catalogues)."""
     folder = Path(folder)
     for name in ("movies.csv", "ratings.csv"):
         if not (folder / name).is_file():
             raise FileNotFoundError(f"{folder / name}: missing (expected the ml-latest-small layout)")
     tags: dict[str, list[str]] = defaultdict(list)
-    if (folder / "tags.csv").is_file():
+    if with_tags and (folder / "tags.csv").is_file():
         with (folder / "tags.csv").open(encoding="utf-8") as f:
             for row in csv.DictReader(f):
                 tags[row["movieId"]].append(row["tag"])
@@ -52,13 +54,13 @@ def load(folder: str | Path) -> MovieLens:
             unique_tags = list(dict.fromkeys(t.strip() for t in tags.get(row["movieId"], []) if t.strip()))
             ids.append(row["movieId"])
             titles.append(row["title"])
-            texts.append(". ".join(p for p in (row["title"], genres, ", ".join(unique_tags[:20])) if p))
+            texts.append(item_document(row["title"], ". ".join(p for p in (genres, ", ".join(unique_tags[:20])) if p)))
     index = {m: i for i, m in enumerate(ids)}
     users, cols, times, ratings = [], [], [], []
     with (folder / "ratings.csv").open(encoding="utf-8") as f:
         for row in csv.DictReader(f):
             rating = float(row["rating"])
-            if rating >= POSITIVE_RATING and row["movieId"] in index:
+            if rating >= positive_rating and row["movieId"] in index:
                 users.append(row["userId"])
                 cols.append(index[row["movieId"]])
                 times.append(float(row["timestamp"]))

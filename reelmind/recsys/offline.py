@@ -19,8 +19,8 @@ import numpy as np
 
 from reelmind.events import parse_timestamp
 from reelmind.files import atomic_path
-from reelmind.recsys import registry
-from reelmind.recsys.data import Interactions, Items
+from reelmind.recsys import ranking, registry
+from reelmind.recsys.data import Interactions, Items, item_document
 
 
 class OfflineInputError(ValueError):
@@ -51,7 +51,7 @@ def read_items(path: str | Path) -> Items:
             raise OfflineInputError(f"{path}:{n}: duplicate item_id {item_id!r}")
         ids.append(item_id)
         titles.append((row["title"] or "").strip())
-        texts.append(" ".join(p for p in ((row["title"] or "").strip(), (row["text"] or "").strip()) if p))
+        texts.append(item_document(row["title"] or "", row["text"] or ""))
     if not ids:
         raise OfflineInputError(f"{path}: no items")
     return Items(ids, titles, texts)
@@ -84,19 +84,13 @@ def read_train(path: str | Path, items: Items) -> Interactions:
 def recommend_offline(items_csv: str | Path, train_csv: str | Path, k: int, out_csv: str | Path,
                       model: str = "hybrid") -> int:
     """Write RECS.csv; returns the number of rows written."""
-    from reelmind.config import load_settings
-    from reelmind.recsys.evaluate import embed_items
-
     if k < 1:
         raise OfflineInputError("k must be at least 1")
-    recommender = registry.make(model)
+    needs_vectors = registry.lookup(model).cls.needs_text_vectors
     items = read_items(items_csv)
     train = read_train(train_csv, items)
-    if recommender.needs_text_vectors:
-        items = items.with_vectors(text_vectors=embed_items(items.texts,
-                                                            Path(load_settings().cache_dir) / "embeddings"))
-    recommender.fit(train, items)
-    recs = recommender.recommend_batch(list(train.user_ids), k=k)
+    items = ranking.with_text_vectors(items) if needs_vectors else items
+    _, recs = ranking.fit_and_rank(model, train, items, train.user_ids, k)
     rows = 0
     with atomic_path(out_csv) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)

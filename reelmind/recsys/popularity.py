@@ -11,11 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from reelmind.recsys.base import Recommender, title_of
-from reelmind.recsys.data import SECONDS_PER_DAY, recency_decay
+from reelmind.recsys.data import AUTO, POPULARITY_HALF_LIFE_SHARE, SECONDS_PER_DAY, recency_decay, resolve_half_life
 
-# A feed's taste moves in days: with a 7-day half-life an interaction from a month ago counts 1/19 of one from
-# today. (The MovieLens evaluation passes a longer one: its ratings span 22 years and are not a feed.)
-POPULARITY_HALF_LIFE_DAYS = 7.0
 WEEK_S = 7 * SECONDS_PER_DAY
 MONTH_S = 30 * SECONDS_PER_DAY
 # The random model's two independent streams of draws: per user (rankings) and per item ("similar" lists).
@@ -28,7 +25,9 @@ class PopularityRecommender(Recommender):
     source = "popularity"
     personalised = False
 
-    def __init__(self, half_life_days: float | None = POPULARITY_HALF_LIFE_DAYS):
+    def __init__(self, half_life_days: float | str | None = AUTO):
+        """`half_life_days`: days, None for no decay, or AUTO: a tenth of the log's span (a feed of two months:
+        6 days; 22 years of ratings: 2 years)."""
         self.half_life_days = half_life_days
 
     def _fit(self) -> None:
@@ -36,7 +35,8 @@ class PopularityRecommender(Recommender):
         now = inter.now
         positive = inter.matrix.data > 0
         decayed = inter.matrix.copy()
-        decayed.data = (decayed.data * recency_decay(now - inter.last_seen.data, self.half_life_days)).astype(
+        half_life = resolve_half_life(self.half_life_days, inter, POPULARITY_HALF_LIFE_SHARE)
+        decayed.data = (decayed.data * recency_decay(now - inter.last_seen.data, half_life)).astype(
             np.float32)
         decayed.eliminate_zeros()
         self._decayed = decayed

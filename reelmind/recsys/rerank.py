@@ -1,17 +1,16 @@
-"""The hybrid's second stage: a learned ranker (LightGBM LambdaRank) that re-orders each user's candidates.
+"""The hybrid's second stage: a learned ranker (LightGBM LambdaRank) that re-orders each user's candidate pool.
 
-The first stage (the tuned linear fusion in reelmind.recsys.hybrid) finds what a user may like, but orders it by
-one weighted sum. The second stage looks at each candidate through every component at once: each model's score
-and its per-user z-score, the strongest item-item link that put it there (EASE), how close its text is to
-something the user watched, how popular it is, how active the user is, whether nobody has watched it yet. On the
-hybrid's validation data it learns which combinations come before a held-out positive. Trees learn what a
-weighted sum cannot: a niche item's modest EASE score means more for a heavy user than for a light one, and a new
-item's content match means something different from a watched item's.
+The first stage (a linear fusion of standardised component scores, or the best single component) orders items by
+one number. The second stage looks at each candidate through every component at once: each model's score, its
+per-user z-score and its place in the pool, the strongest item-item link that put it there (EASE), how close its
+text is to something the user watched, how popular it is, how active the user is, whether nobody has watched it
+yet. Trees learn what a weighted sum cannot: a niche item's modest EASE score means more for a heavy user than for
+a light one, and a new item's content match means something different from a watched item's.
 
-Candidates are the best `CANDIDATES` of the first stage and of each collaborative component (the tuned weights are
-fitted on less data than the final models and can favour the wrong one; the ranker sees every component's own
-best), plus the `NEW_ITEM_CANDIDATES` new items content likes best, so the ranker also decides where new videos go
-(it is trained with a tenth of the items held out as new).
+The pool is the same at validation and at serving: each user's best `POOL_PER_SOURCE` items by each of
+`POOL_SOURCES` (among the items they may be offered), plus the `NEW_ITEM_POOL` new items content likes best, merged
+without repeats. The hybrid trains the ranker on its validation draws and keeps it only where it beats the first
+stage on held-out draws (reelmind.recsys.hybrid); the number of trees is chosen there too (`TREE_COUNTS`).
 """
 
 from __future__ import annotations
@@ -21,21 +20,27 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from reelmind.recsys.base import Recommender, top_k
+from reelmind.recsys.base import top_k
 
-# Picks per source (the first stage, each collaborative component) the ranker re-orders per user, merged without
-# repeats. On MovieLens validation data EASE's top 100 alone hold 39% of the held-out positives.
-CANDIDATES = 100
-CANDIDATE_SOURCES = ("ease",)
-NEW_ITEM_CANDIDATES = 10
-# Fewer positives than this among the validation candidates: too little to learn from; the linear fusion ranks.
+# Candidates per source and user. 50 from each of three sources, merged, is at most 150 + 10 rows per user: at
+# 100k users the ranker scores 16M rows per full run, and each source's own top 20 is always in the pool.
+POOL_PER_SOURCE = 50
+POOL_SOURCES = ("ease", "als", "content")
+NEW_ITEM_POOL = 10
+# Candidate lists (users' pools with a held-out positive) one ranker learns from, sampled beyond this: LambdaRank's
+# time grows with its rows (1,500 lists x ~160 candidates: about 20 ms a tree on one core), and more lists than
+# the few thousand validation users of a draw add little.
+RANKER_MAX_LISTS = 1500
+# Fewer positives than this among the validation pools: too little to learn from; the first stage ranks.
 MIN_TRAINING_POSITIVES = 300
-# What every feature is, in column order: per component of the hybrid (in its order), the raw score, its per-user
-# z-score and log1p of the item's place in its ranking, where it has an opinion (NaN where not: LightGBM learns a
-# direction for missing values); then the context.
+# The ranker's sizes compared on held-out validation draws (the search range for its number of trees).
+TREE_COUNTS = (25, 50, 100, 200)
+# LightGBM's threads: one. Its OpenMP threads spin while they wait, and on a machine whose cores are shared with
+# other work two threads trained a small ranker 20x slower than one (33 ms a tree against ~1.5 ms here).
+RANKER_THREADS = 1
 COMPONENT_FEATURES = ("score", "z", "rank")
 CONTEXT_FEATURES = (
-    "first_stage_rank",       # log1p of the candidate's place in the linear fusion
+    "first_stage_rank",       # log1p of the candidate's place in the pool by the first stage
     "item_log_interactions",  # log1p of how many users interacted with it
     "user_log_interactions",  # log1p of how many items the user interacted with
     "is_new",                 # nobody has interacted with it yet
@@ -43,16 +48,15 @@ CONTEXT_FEATURES = (
     "link_count",             # EASE: how many of the user's items point to it with weight > LINK_MIN
     "closest_watched_text",   # content: cosine of its vector to the nearest item the user watched
 )
+STATIC = CONTEXT_FEATURES[1:]  # what does not depend on the first stage's weights
 
 
 @dataclass(frozen=True)
 class RankerOptions:
-    """LightGBM LambdaRank settings: small trees with large leaves, because candidate lists from ~600 users overfit
-    quickly. Compared on the MovieLens evaluation's random split (seed 42, warm Recall@20, so these are tuned on
-    that split): 31 leaves 0.311 against 15 leaves 0.332 (an early prototype); with the final features, leaves of
-    at least 200 rows 0.3325, 100 rows 0.3304, colsample 0.5 0.3312, 300 slower trees 0.3301."""
+    """LightGBM LambdaRank settings: small trees with large leaves (candidate lists from a few thousand users
+    overfit quickly), a slow learning rate; the number of trees is chosen on validation."""
 
-    n_estimators: int = 200
+    n_estimators: int = max(TREE_COUNTS)
     learning_rate: float = 0.05
     num_leaves: int = 15
     min_child_samples: int = 200
@@ -69,102 +73,118 @@ def feature_names(components: Sequence[str]) -> tuple[str, ...]:
     return tuple(f"{name}_{kind}" for name in components for kind in COMPONENT_FEATURES) + CONTEXT_FEATURES
 
 
-def candidates(fused: np.ndarray, raw: Mapping[str, np.ndarray], is_new: np.ndarray) -> np.ndarray:
-    """(users, n) item columns, -1 padded: the best CANDIDATES of the first stage (`fused`: masked scores, -inf =
-    not allowed) and of each CANDIDATE_SOURCES component, then the allowed new items content ranks highest."""
-    allowed = np.isfinite(fused)
-    pools = [top_k(fused, CANDIDATES)[0]]
-    pools += [top_k(np.where(allowed, raw[name], -np.inf), CANDIDATES)[0] for name in CANDIDATE_SOURCES
-              if name in raw]
+def pool(raw: Mapping[str, np.ndarray], allowed: np.ndarray, is_new: np.ndarray) -> np.ndarray:
+    """(users, P) item columns, -1 padded: each POOL_SOURCES component's best allowed items, then the allowed new
+    items content ranks highest. `raw`: full score rows per component; `allowed`: (users, items) bool."""
+    pools = [top_k(np.where(allowed, raw[name], -np.inf), POOL_PER_SOURCE)[0] for name in POOL_SOURCES
+             if name in raw]
     if "content" in raw and is_new.any():
-        pools.append(top_k(np.where(allowed & is_new[None, :], raw["content"], -np.inf), NEW_ITEM_CANDIDATES)[0])
+        pools.append(top_k(np.where(allowed & is_new[None, :], raw["content"], -np.inf), NEW_ITEM_POOL)[0])
+    if not pools:
+        return np.zeros((len(allowed), 0), np.int64)
     merged = np.concatenate(pools, axis=1)
     out = np.full(merged.shape, -1, np.int64)
     width = 0
     for u, picks in enumerate(merged):
         picks = picks[picks >= 0]
         _, first = np.unique(picks, return_index=True)
-        unique = picks[np.sort(first)]  # in source order: the first stage's picks first
+        unique = picks[np.sort(first)]
         out[u, :len(unique)] = unique
         width = max(width, len(unique))
     return out[:, :width]
 
 
-def ranks(scores: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Each candidate's place (0 = best) in its user's row of `scores` (-inf = not ranked: NaN)."""
-    order = -np.sort(-scores, axis=1)
+def gather(scores: np.ndarray, cols: np.ndarray, fill: float = -np.inf) -> np.ndarray:
+    """Each pool entry's value in `scores` (users, items); `fill` for padding."""
     at = np.take_along_axis(scores, np.maximum(cols, 0), axis=1)
-    place = np.array([np.searchsorted(-row, -a, side="left") for row, a in zip(order, at)], np.float32)
-    return np.where(np.isfinite(at), place, np.nan)
+    return np.where(cols >= 0, at, fill).astype(np.float32)
 
 
-def features(models: Mapping[str, Recommender], raw: Mapping[str, np.ndarray], z: Mapping[str, np.ndarray],
-             fused: np.ndarray, item_counts: np.ndarray, user_counts: np.ndarray, rows: np.ndarray,
-             cols: np.ndarray) -> np.ndarray:
-    """(users, candidates, features) float32 in `feature_names(models)` order, NaN where a feature does not
-    apply. `models`: the fitted components; `raw` and `z`: each one's full score rows (as from `score`) and their
-    standardised form; `fused`: the masked first stage;
-    `item_counts` / `user_counts`: positives per item column / user row; `cols` from `candidates`."""
-    n_users, n_cand = cols.shape
-    valid = cols >= 0
-    safe = np.where(valid, cols, 0)
-    at = np.arange(n_users)[:, None]
-    out = np.full((n_users, n_cand, len(feature_names(models))), np.nan, np.float32)
-    allowed = np.isfinite(fused)
-    for i, name in enumerate(models):
-        first = len(COMPONENT_FEATURES) * i
-        score = raw[name][at, safe]
-        has = np.isfinite(score)
-        out[..., first] = np.where(has, score, np.nan)
-        out[..., first + 1] = np.where(has, z[name][at, safe], np.nan)
-        out[..., first + 2] = np.log1p(ranks(np.where(allowed, raw[name], -np.inf), safe))
-    counts = item_counts
-    base = len(COMPONENT_FEATURES) * len(models)
-    out[..., base] = np.log1p(ranks(fused, safe))
-    out[..., base + 1] = np.log1p(counts[safe])
-    out[..., base + 2] = np.where(rows >= 0, np.log1p(user_counts[np.maximum(rows, 0)]), 0.0)[:, None]
-    out[..., base + 3] = counts[safe] == 0
+def places(scores: np.ndarray) -> np.ndarray:
+    """Each entry's place (0 = best) in its row; NaN where the score is -inf (no opinion, or padding)."""
+    order = np.argsort(-scores, axis=1, kind="stable")
+    out = np.empty(scores.shape, np.float32)
+    np.put_along_axis(out, order, np.arange(scores.shape[1], dtype=np.float32)[None, :].repeat(len(scores), 0),
+                      axis=1)
+    return np.where(np.isfinite(scores), out, np.nan)
+
+
+def static_features(models: Mapping[str, object], rows: np.ndarray, cols: np.ndarray, item_counts: np.ndarray,
+                    user_counts: np.ndarray) -> np.ndarray:
+    """(users, P, len(STATIC)) float32: the context features that do not depend on the first stage."""
+    safe = np.maximum(cols, 0)
+    out = np.full(cols.shape + (len(STATIC),), np.nan, np.float32)
+    out[..., 0] = np.log1p(item_counts[safe])
+    out[..., 1] = np.where(rows >= 0, np.log1p(user_counts[np.maximum(rows, 0)]), 0.0)[:, None]
+    out[..., 2] = item_counts[safe] == 0
     if "ease" in models:
-        out[..., base + 4], out[..., base + 5] = models["ease"].links(rows, safe)
+        out[..., 3], out[..., 4] = models["ease"].links(rows, safe)
     if "content" in models:
-        out[..., base + 6] = models["content"].closest_watched(rows, safe)
-    out[~valid] = np.nan
+        out[..., 5] = models["content"].closest_watched(rows, safe)
+    return out
+
+
+def features(raw: Mapping[str, np.ndarray], z: Mapping[str, np.ndarray], first_stage: np.ndarray,
+             static: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(users, P, features) float32 in `feature_names(raw)` order, NaN where a feature does not apply (LightGBM
+    learns a direction for missing values). `raw`, `z`, `first_stage`: per pool entry (from `gather`)."""
+    parts = []
+    for name in raw:
+        has = np.isfinite(raw[name])
+        parts += [np.where(has, raw[name], np.nan), np.where(has, z[name], np.nan), np.log1p(places(raw[name]))]
+    parts.append(np.log1p(places(first_stage)))
+    out = np.concatenate([np.stack(parts, axis=2), static], axis=2).astype(np.float32)
+    out[cols < 0] = np.nan
     return out
 
 
 class LearnedRanker:
-    """LambdaRank over candidate lists; `fit` returns False (and the hybrid keeps its linear order) when the
-    validation data hold too few positives to learn from."""
+    """LambdaRank over candidate pools."""
 
     def __init__(self, options: RankerOptions = RankerOptions()):
         self.options = options
         self.booster = None
         self.feature_names: tuple[str, ...] = ()
+        self.trees = options.n_estimators
 
-    def fit(self, feature_lists: list[np.ndarray], label_lists: list[np.ndarray],
-            feature_names: Sequence[str]) -> bool:
-        """`feature_lists[i]`: (users, candidates, F) with padding rows all-NaN, columns named by `feature_names`;
-        `label_lists[i]`: (users, candidates) 1 for a held-out positive."""
+    def training_lists(self, feature_lists: list[np.ndarray], label_lists: list[np.ndarray]
+                       ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """Rows, labels and group sizes: users' pools with at least one positive (a list with none gives
+        LambdaRank no pair to learn from), at most RANKER_MAX_LISTS of them (a seeded sample), padding dropped."""
+        lists = [(feats, labels) for feature_list, label_list in zip(feature_lists, label_lists)
+                 for feats, labels in zip(feature_list, label_list) if labels.any()]
+        if len(lists) > RANKER_MAX_LISTS:
+            chosen = np.random.default_rng(self.options.seed).choice(len(lists), RANKER_MAX_LISTS, replace=False)
+            lists = [lists[i] for i in np.sort(chosen)]
+        X, y, groups = [], [], []
+        for user_features, user_labels in lists:
+            keep = ~np.all(np.isnan(user_features), axis=1)
+            if user_labels[keep].any():
+                X.append(user_features[keep])
+                y.append(user_labels[keep])
+                groups.append(int(keep.sum()))
+        if not X:
+            return np.zeros((0, 0), np.float32), np.zeros(0), []
+        return np.concatenate(X), np.concatenate(y), groups
+
+    def fit(self, feature_lists: list[np.ndarray], label_lists: list[np.ndarray], names: Sequence[str],
+            trees: int | None = None) -> bool:
+        """`feature_lists[i]`: (users, P, F) with padding rows all-NaN; `label_lists[i]`: (users, P) 1 for a
+        held-out positive. False (nothing learned) with fewer than MIN_TRAINING_POSITIVES positives."""
         import lightgbm
 
-        X, y, groups = [], [], []
-        for feats, labels in zip(feature_lists, label_lists):
-            for user_features, user_labels in zip(feats, labels):
-                keep = ~np.all(np.isnan(user_features), axis=1)
-                if user_labels[keep].any():  # a list with no positive gives LambdaRank no pair to learn from
-                    X.append(user_features[keep])
-                    y.append(user_labels[keep])
-                    groups.append(int(keep.sum()))
-        if sum(int(list_labels.sum()) for list_labels in y) < MIN_TRAINING_POSITIVES:
+        X, y, groups = self.training_lists(feature_lists, label_lists)
+        if int(y.sum()) < MIN_TRAINING_POSITIVES:
             return False
         o = self.options
+        self.trees = trees or o.n_estimators
         model = lightgbm.LGBMRanker(
-            objective="lambdarank", n_estimators=o.n_estimators, learning_rate=o.learning_rate,
+            objective="lambdarank", n_estimators=self.trees, learning_rate=o.learning_rate,
             num_leaves=o.num_leaves, min_child_samples=o.min_child_samples, subsample=o.subsample, subsample_freq=1,
             colsample_bytree=o.colsample_bytree, lambdarank_truncation_level=o.truncation_level,
-            random_state=o.seed, verbose=-1)
-        self.feature_names = tuple(feature_names)
-        model.fit(np.concatenate(X), np.concatenate(y), group=groups, feature_name=list(self.feature_names))
+            random_state=o.seed, n_jobs=RANKER_THREADS, verbose=-1)
+        self.feature_names = tuple(names)
+        model.fit(X, y, group=groups, feature_name=list(self.feature_names))
         self.booster = model.booster_
         return True
 
@@ -179,12 +199,16 @@ class LearnedRanker:
         ranker = cls(options)
         ranker.booster = lightgbm.Booster(model_str=text)
         ranker.feature_names = tuple(ranker.booster.feature_name())
+        ranker.trees = ranker.booster.num_trees()
         return ranker
 
-    def predict(self, feats: np.ndarray) -> np.ndarray:
-        """(users, candidates) scores, higher first; -inf for padding."""
+    def predict(self, feats: np.ndarray, trees: int | None = None) -> np.ndarray:
+        """(users, P) scores, higher first; -inf for padding. `trees`: use only the first so many."""
         n_users, n_cand, n_feat = feats.shape
-        scores = self.booster.predict(feats.reshape(-1, n_feat), num_threads=1).reshape(n_users, n_cand)
+        if n_users * n_cand == 0:
+            return np.zeros((n_users, n_cand), np.float32)
+        scores = self.booster.predict(feats.reshape(-1, n_feat), num_iteration=trees,
+                                      num_threads=1).reshape(n_users, n_cand)
         return np.where(np.all(np.isnan(feats), axis=2), -np.inf, scores).astype(np.float32)
 
     def importance(self) -> dict[str, float]:
@@ -193,4 +217,5 @@ class LearnedRanker:
         return {name: round(float(g / max(gain.sum(), 1e-12)), 3) for name, g in zip(self.feature_names, gain)}
 
     def describe(self) -> dict:
-        return {"options": asdict(self.options), "importance": self.importance()} if self.booster else {}
+        return {"options": asdict(self.options), "trees": self.trees,
+                "importance": self.importance()} if self.booster else {}

@@ -1,0 +1,190 @@
+"""The recommend flow's work at platform size, on a synthetic power-law log: fit, full run, memory, on demand.
+
+    python -m reelmind.recsys.bench [--sizes 10000x5000,100000x20000] [--model hybrid] [--json PATH]
+    reelmind bench recommend            (reelmind.bench calls `bench_recommend`)
+
+For each size (users x items) a child process builds a synthetic log (`synthetic_log`: item popularity and user
+activity follow power laws, users have a few favourite topics, item vectors sit near their topic's), then runs
+exactly what the recommend flow runs, through `reelmind.recsys.ranking`: `fit` (validation draws, stages, the final
+components), `rank` (every user's top 20, in chunks of users) and the model's save (the arrays the flow writes to
+the `models` table); then 200 on-demand requests for known users (one BLAS thread, as a server answers). Reported
+per size: fit s, rank-all s, save s, full run s (the three), peak memory of the child (RSS, GB), on-demand p50/p95
+ms. Prints a table and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import resource
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+SIZES = ((10_000, 5_000), (100_000, 20_000))
+# Interactions per user on average: 100k users x 50 = 5M, the platform size of issue 10.
+MEAN_PER_USER = 50
+TOPICS = 50
+# Share of a user's interactions inside their favourite topics; the rest follow global popularity.
+IN_TOPIC = 0.8
+# Zipf exponent of item popularity (within a topic and overall) and lognormal spread of user activity.
+ZIPF = 1.0
+ACTIVITY_SIGMA = 1.0
+VECTOR_DIM = 384  # the default text model's
+VECTOR_NOISE = 0.6  # an item vector: its topic's direction plus this much noise (cosine to the centre ~0.85)
+LOG_DAYS = 60
+ON_DEMAND_REQUESTS = 200
+K = 20
+
+
+@dataclass(frozen=True)
+class Size:
+    users: int
+    items: int
+
+    def __str__(self) -> str:
+        return f"{self.users}x{self.items}"
+
+
+def synthetic_log(users: int, items: int, seed: int = 0, mean_per_user: int = MEAN_PER_USER):
+    """(Interactions, Items): a power-law log with topic structure CF and content can both find."""
+    from reelmind.recsys.data import Interactions, Items
+
+    rng = np.random.default_rng(seed)
+    topic = rng.integers(0, TOPICS, items)
+    rank = np.empty(items)
+    rank[rng.permutation(items)] = np.arange(1, items + 1)
+    weight = rank ** -ZIPF
+    global_p = weight / weight.sum()
+    members = [np.flatnonzero(topic == t) for t in range(TOPICS)]
+    topic_p = [weight[m] / weight[m].sum() for m in members]
+    activity = rng.lognormal(0.0, ACTIVITY_SIGMA, users)
+    counts = np.clip(np.round(activity / activity.mean() * mean_per_user), 1, items // 2).astype(np.int64)
+    rows, cols = [], []
+    for u in range(users):
+        n = counts[u]
+        favourites = rng.choice(TOPICS, 3, replace=False)
+        inside = rng.random(n) < IN_TOPIC
+        picks = rng.choice(items, n - inside.sum(), p=global_p).tolist()
+        chosen_topics = rng.choice(favourites, inside.sum())
+        for t in np.unique(chosen_topics):
+            picks += rng.choice(members[t], int((chosen_topics == t).sum()), p=topic_p[t]).tolist()
+        picks = np.unique(picks)
+        rows.append(np.full(len(picks), u))
+        cols.append(picks)
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    times = 1_700_000_000 + rng.random(len(rows)) * LOG_DAYS * 86_400
+    centres = rng.standard_normal((TOPICS, VECTOR_DIM)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    noise = rng.standard_normal((items, VECTOR_DIM)).astype(np.float32) * VECTOR_NOISE / np.sqrt(VECTOR_DIM)
+    ids = [f"v{i}" for i in range(items)]
+    catalogue = Items(ids, [f"video {i}" for i in range(items)], [f"topic {t}" for t in topic],
+                      text_vectors=centres[topic] + noise)
+    log = Interactions.from_arrays([f"u{u}" for u in range(users)], ids, rows, cols, np.ones(len(rows)), times)
+    return log, catalogue
+
+
+def _measure(size: Size, model_name: str, seed: int) -> dict:
+    """In a child process: one size, end to end."""
+    from threadpoolctl import threadpool_limits
+
+    from reelmind.recsys import ranking
+
+    started = time.perf_counter()
+    log, items = synthetic_log(size.users, size.items, seed)
+    generate_s = time.perf_counter() - started
+    started = time.perf_counter()
+    model = ranking.fit(model_name, log, items)
+    fit_s = time.perf_counter() - started
+    started = time.perf_counter()
+    picks = ranking.rank(model, log.user_ids, K)
+    rank_s = time.perf_counter() - started
+    started = time.perf_counter()
+    saved = model.save()
+    saved_mb = len(saved.npz()) / 1e6
+    save_s = time.perf_counter() - started
+    rng = np.random.default_rng(seed)
+    times = []
+    with threadpool_limits(1, "blas"):
+        for user in rng.choice(len(log.user_ids), ON_DEMAND_REQUESTS):
+            t = time.perf_counter()
+            model.recommend(log.user_ids[user], k=K)
+            times.append(1000 * (time.perf_counter() - t))
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # Linux: KB
+    report = model.report()
+    stages = {name: stage.get("kept") for name, stage in report.get("stages", {}).items()}
+    return {"size": str(size), "users": size.users, "items": size.items, "interactions": int(log.matrix.nnz),
+            "model": model_name, "generate_s": round(generate_s, 1), "fit_s": round(fit_s, 1),
+            "rank_all_s": round(rank_s, 1), "save_s": round(save_s, 1),
+            "full_run_s": round(fit_s + rank_s + save_s, 1), "saved_mb": round(saved_mb),
+            "peak_rss_gb": round(peak_gb, 2), "on_demand_p50_ms": round(float(np.percentile(times, 50)), 1),
+            "on_demand_p95_ms": round(float(np.percentile(times, 95)), 1),
+            "users_with_picks": sum(1 for p in picks.values() if p), "stages_kept": stages}
+
+
+def _child(size: Size, model_name: str, seed: int, out) -> None:
+    try:
+        out.send(_measure(size, model_name, seed))
+    except Exception as exc:  # noqa: BLE001 - reported in the parent's row
+        out.send({"size": str(size), "error": f"{type(exc).__name__}: {exc}"})
+
+
+def bench_recommend(options: object | None = None, sizes: tuple[tuple[int, int], ...] = SIZES,
+                    model: str = "hybrid", json_path: str | None = None, say=print) -> dict:
+    """Run every size in its own process (so each peak memory is its own); returns {"rows": [...]} plus each
+    row's numbers as "<users>x<items>_<measure>" keys, and writes JSON when `json_path` is given. `options`: the
+    `reelmind bench` options (its seed is used)."""
+    seed = int(getattr(options, "seed", 0) or 0)
+    context = multiprocessing.get_context("spawn")
+    rows = []
+    for users, items in sizes:
+        size = Size(users, items)
+        say(f"recommend: {size} ({model}) ...")
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(target=_child, args=(size, model, seed, send))
+        child.start()
+        row = receive.recv()
+        child.join()
+        rows.append(row)
+        say("  " + ", ".join(f"{k}={v}" for k, v in row.items()))
+    result: dict = {"rows": rows}
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(value, int | float) and key not in ("users", "items"):
+                result[f"{row['size']}_{key}"] = value
+    if json_path:
+        from reelmind.files import write_text_atomic
+
+        write_text_atomic(json_path, json.dumps(result, indent=2) + "\n")
+    return result
+
+
+COLUMNS = ("size", "interactions", "fit_s", "rank_all_s", "save_s", "full_run_s", "peak_rss_gb", "on_demand_p50_ms",
+           "on_demand_p95_ms", "stages_kept")
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(str(row.get(c, row.get("error", ""))) for c in COLUMNS) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default=",".join(f"{u}x{i}" for u, i in SIZES))
+    parser.add_argument("--model", default="hybrid")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", default="data/bench/recommend.json")
+    args = parser.parse_args(argv)
+    sizes = tuple(tuple(int(n) for n in part.split("x")) for part in args.sizes.split(","))
+    result = bench_recommend(argparse.Namespace(seed=args.seed), sizes, args.model, args.json,
+                             say=lambda line: print(line, file=sys.stderr, flush=True))
+    print(table(result["rows"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
