@@ -16,6 +16,7 @@ still found (LanceDB scans them), so an index that lags is slower, never wrong.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,6 +24,8 @@ from datetime import timedelta
 import lancedb
 from lancedb.index import FTS, Bitmap, BTree, IvfHnswSq
 
+# LanceDB warns on every index statistic that centroids will leave them; opting in now silences it (no use here).
+os.environ.setdefault("LANCE_INCLUDE_VECTOR_CENTROIDS", "false")
 # Join keys (searches join children to videos on video_id, write sweeps and evictions look up id, video_id and path)
 # and the search filters' columns. Bitmap for a column of few distinct values, BTree otherwise.
 SCALAR_INDEXES: dict[str, dict[str, type]] = {
