@@ -200,13 +200,15 @@ class Store:
                                      "metadata": {VERSION_METADATA_KEY: str(SCHEMA_VERSION)}})
 
     def upgrade(self) -> dict[str, int]:
-        """Bring every ReelMind table of this database to SCHEMA_VERSION; returns each table's version before."""
+        """Bring every ReelMind table of this database to SCHEMA_VERSION, and give it the indexes this version
+        keeps (reelmind.indexes); returns each table's version before."""
         before = {}
         for name in self.table_names():
             if name in RECORDS:
                 self._tables.pop(name, None)
                 before[name] = schema_version(self.db.open_table(name), RECORDS[name])
                 self.table(name)
+        self.maintain()
         return before
 
     @staticmethod
