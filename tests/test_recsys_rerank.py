@@ -25,7 +25,10 @@ def test_the_pool_merges_the_sources_and_adds_the_best_new_items(monkeypatch):
     is_new = np.array([False, False, False, False, True, True, True])
     cols = rerank.pool(raw, allowed, is_new)
     # EASE's best allowed 0, 2; ALS's 0, 1; content's 5, 4; the best allowed new item by content: 5
-    assert cols.tolist() == [[0, 2, 1, 5, 4]]
+    assert cols.tolist() == [[0, 1, 2, 4, 5]]
+    two = rerank.pool({name: np.vstack([r, r]) for name, r in raw.items()},
+                      np.array([[True] * 6 + [False], [False] * 2 + [True] * 5]), is_new)
+    assert two[0].tolist() == [0, 1, 2, 4, 5] and two[1].tolist() == [2, 5, 6, -1, -1]
     assert rerank.gather(raw["als"], np.array([[1, -1]])).tolist() == [[4.0, -inf]]
 
 

@@ -74,17 +74,22 @@ class _CollaborativeBase(Recommender):
         self.X = replace_row(self.X, row, cols, weights.astype(np.float32))
 
     def explain(self, row: int, cols: np.ndarray, interests: str | None = None) -> list[str]:
+        """The watched item closest to each pick in the model's item space (one product for all picks)."""
         if row < 0:
             return ["no history yet"] * len(cols)
         watched = self.X[row].indices
-        reasons = []
-        for col in cols:
-            sims = self.item_similarity(col)[watched] if len(watched) else np.array([])
-            if len(sims) and np.isfinite(sims).any():
-                reasons.append(f"because you watched {title_of(self.items, watched[int(np.nanargmax(sims))])}")
-            else:
-                reasons.append("people with your taste watched this")
-        return reasons
+        cols = np.asarray(cols, np.int64)
+        if not len(watched) or not len(cols):
+            return ["people with your taste watched this"] * len(cols)
+        sims = self._item_space(watched, cols)  # (watched, picks)
+        best = np.where(np.isfinite(sims), sims, -np.inf).argmax(axis=0)
+        known = np.isfinite(sims).any(axis=0)
+        return [f"because you watched {title_of(self.items, watched[b])}" if ok else
+                "people with your taste watched this" for b, ok in zip(best, known)]
+
+    def _item_space(self, watched: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """(len(watched), len(cols)) similarities in the model's item space, -inf where it has none."""
+        return np.stack([self.item_similarity(c)[watched] for c in cols], axis=1)
 
 
 class EASERecommender(_CollaborativeBase):
@@ -141,14 +146,14 @@ class EASERecommender(_CollaborativeBase):
         if row < 0:
             return ["no history yet"] * len(cols)
         x = self.Xw[row]  # the user's positives among the items the model scores (x.indices: places in warm)
-        reasons = []
-        for col in cols:
-            where = np.searchsorted(self.warm, col)
-            if x.nnz and where < len(self.warm) and self.warm[where] == col:
-                terms = x.data * self.B[x.indices, where]
-                reasons.append(f"because you watched {title_of(self.items, self.warm[x.indices[int(terms.argmax())]])}")
-            else:
-                reasons.append("people with your taste watched this")
+        cols = np.asarray(cols, np.int64)
+        where = np.minimum(np.searchsorted(self.warm, cols), max(len(self.warm) - 1, 0))
+        known = (self.warm[where] == cols) if len(self.warm) else np.zeros(len(cols), bool)
+        reasons = ["people with your taste watched this"] * len(cols)
+        if x.nnz and known.any():
+            terms = x.data[:, None] * self.B[np.ix_(x.indices, where[known])]
+            for j, b in zip(np.flatnonzero(known), terms.argmax(axis=0)):
+                reasons[j] = f"because you watched {title_of(self.items, self.warm[x.indices[b]])}"
         return reasons
 
     def links(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -229,6 +234,10 @@ class ALSRecommender(_CollaborativeBase):
             out[known] = self.user_factors[rows[known]] @ self.item_factors.T
             out[:, self._cold] = -np.inf
         return out
+
+    def _item_space(self, watched: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        sims = self._unit_items[watched] @ self._unit_items[cols].T
+        return np.where(self._cold[watched][:, None] | self._cold[cols][None, :], -np.inf, sims)
 
     def item_similarity(self, col: int) -> np.ndarray:
         if self._cold[col]:

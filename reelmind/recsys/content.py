@@ -122,15 +122,14 @@ class ContentRecommender(Recommender):
         said = interests or (self.interest_text.get(row) if row >= 0 else None)
         said_vec = self.profiles(np.array([-1]), [said])[0] if interests else \
             (self.interest[row] if row >= 0 and said else None)
-        reasons = []
-        for col in cols:
-            by_history = self.V[watched] @ self.V[col] if len(watched) else np.array([-np.inf])
-            by_words = float(l2_normalise(said_vec) @ self.V[col]) if said_vec is not None and said else -np.inf
-            if by_words >= by_history.max():
-                reasons.append(f"matches your interest in \u201c{_short(said)}\u201d")
-            else:
-                reasons.append(f"matches your interest in {title_of(self.items, watched[int(by_history.argmax())])}")
-        return reasons
+        cols = np.asarray(cols, np.int64)
+        by_history = self.V[watched] @ self.V[cols].T if len(watched) else np.full((1, len(cols)), -np.inf)
+        by_words = l2_normalise(said_vec) @ self.V[cols].T if said_vec is not None and said else \
+            np.full(len(cols), -np.inf)
+        closest = by_history.argmax(axis=0)
+        return [f"matches your interest in \u201c{_short(said)}\u201d" if words >= history.max() else
+                f"matches your interest in {title_of(self.items, watched[best])}"
+                for words, history, best in zip(by_words, by_history.T, closest)]
 
     def closest_watched(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Per (user, candidate column): cosine of the candidate to the closest item the user watched; NaN for a

@@ -248,6 +248,14 @@ class Interactions:
         return Interactions(users, self.item_ids, replace_row(self.matrix, row, cols, weights),
                             replace_row(self.last_seen, row, cols, np.asarray(times, np.float64)))
 
+    def subset_users(self, rows: np.ndarray) -> Interactions:
+        """These interactions for the users at `rows` only (in that order), every item kept."""
+        rows = np.asarray(rows, np.int64)
+        m, t = self.matrix[rows], self.last_seen[rows]
+        at = np.repeat(np.arange(len(rows)), np.diff(m.indptr))
+        return Interactions.from_arrays([self.user_ids[r] for r in rows], self.item_ids, at, m.indices, m.data,
+                                        t.data)
+
     def row_of(self, user_id: Id) -> tuple[np.ndarray, np.ndarray]:
         """(columns, weights) of a user's row; empty for a user not in these interactions."""
         row = self.user_index.get(user_id)

@@ -138,10 +138,7 @@ def variant_data(folder: str | Path, variant: Variant, seed: int, cache_dir: Pat
         rng = np.random.default_rng(seed)
         keep = np.sort(rng.choice(positives.n_users, int(round(variant.user_share * positives.n_users)),
                                   replace=False))
-        m, t = positives.matrix[keep], positives.last_seen[keep]
-        rows = np.repeat(np.arange(len(keep)), np.diff(m.indptr))
-        positives = Interactions.from_arrays([positives.user_ids[r] for r in keep], positives.item_ids, rows,
-                                             m.indices, m.data, t.data)
+        positives = positives.subset_users(keep)
     return positives, items
 
 

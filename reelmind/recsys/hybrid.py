@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from reelmind.recsys import rerank
-from reelmind.recsys.base import BATCH_USERS, Recommender, top_k
+from reelmind.recsys.base import BATCH_USERS, Recommendation, Recommender, top_k
 from reelmind.recsys.cf import ALSRecommender, EASERecommender
 from reelmind.recsys.content import ContentRecommender
 from reelmind.recsys.data import Interactions, replace_row
@@ -46,6 +46,10 @@ VALIDATION_FRACTION = 0.2
 VALIDATION_DRAWS = 3
 # Users per draw whose pools are kept, sampled beyond this (their pools, ~160 entries each, are what tuning reads).
 MAX_VALIDATION_USERS = 2000
+# Users whose histories a draw's components are fitted on, sampled beyond this (the validation users among them):
+# choosing weights and stages needs the components' relative merits, not their best fit, and at 100,000 users
+# four full ALS fits alone would take minutes. At 20,000 users a draw's fits take seconds.
+MAX_VALIDATION_TRAIN_USERS = 20_000
 # Share of warm items each draw treats as new, as a catalogue keeps receiving new items (the evaluation protocol
 # holds out a tenth too): the cold route, the ranker and the exploration gate see new items in validation.
 PSEUDO_NEW_FRACTION = 0.1
@@ -219,13 +223,17 @@ class HybridRecommender(Recommender):
         """`validation_draws` splits of the training data, every component fitted once on each; per sampled
         validation user, the candidate pool and what tuning reads of it."""
         draws = []
-        inter = self.interactions
         for d in range(self.validation_draws):
             seed = self.seed + d
+            rng = np.random.default_rng(seed)
+            inter = self.interactions
+            if inter.n_users > MAX_VALIDATION_TRAIN_USERS:
+                inter = inter.subset_users(np.sort(rng.choice(inter.n_users, MAX_VALIDATION_TRAIN_USERS,
+                                                              replace=False)))
             users = None
             if inter.n_users > MAX_VALIDATION_USERS:
                 users = np.zeros(inter.n_users, bool)
-                users[np.random.default_rng(seed).choice(inter.n_users, MAX_VALIDATION_USERS, replace=False)] = True
+                users[rng.choice(inter.n_users, MAX_VALIDATION_USERS, replace=False)] = True
             options = SplitOptions(held_fraction=VALIDATION_FRACTION, cold_fraction=PSEUDO_NEW_FRACTION,
                                    temporal=False, min_positives=MIN_POSITIVES_TO_SPLIT)
             held_out = split(inter, options, seed, users=users)
@@ -388,20 +396,41 @@ class HybridRecommender(Recommender):
 
     def rank(self, rows: np.ndarray, k: int, exclude_seen: bool, interests: Sequence[str | None],
              candidates: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
+        return self._ranked(rows, k, exclude_seen, interests, candidates)[0]
+
+    def _ranked(self, rows: np.ndarray, k: int, exclude_seen: bool, interests: Sequence[str | None],
+                candidates: np.ndarray | None) -> tuple[list[tuple[np.ndarray, np.ndarray]], dict, dict]:
         """The first stage (fused, masked), the second stage when kept, MMR for diversity, then exploration: all
-        from one scoring pass over the components. Diversity and exploration can place an item above one it
-        scores lower than: each pick reports its score capped at the one before it, so the scores read in the
-        order the list is in (which items are picked is unchanged)."""
+        from one scoring pass over the components, whose weighted parts and opinions (for the reasons) come back
+        too. Diversity and exploration can place an item above one it scores lower than: each pick reports its
+        score capped at the one before it, so the scores read in the order the list is in (which items are
+        picked is unchanged)."""
         raw = {name: model.score(rows, interests) for name, model in self.models.items()}
         z = {name: standardise(r) for name, r in raw.items()}
-        fused = sum(self._weighted(z, rows < 0, self._cold).values()).astype(np.float32)
+        parts = self._weighted(z, rows < 0, self._cold)
+        fused = sum(parts.values()).astype(np.float32)
         scores = self.mask_scores(rows, fused, exclude_seen, candidates)
         if self.ranker is not None:
             scores = self._rerank(rows, scores, raw, z)
         picks = self._mmr(scores, k)
         if "content" in raw:
             picks = self._explore(rows, picks, scores, raw["content"], z["content"], k)
-        return [(cols, np.minimum.accumulate(vals)) for cols, vals in picks]
+        picks = [(cols, np.minimum.accumulate(vals)) for cols, vals in picks]
+        return picks, parts, {name: np.isfinite(r) for name, r in raw.items()}
+
+    def _recommend_rows(self, rows: np.ndarray, k: int, exclude_seen: bool, interests: Sequence[str | None],
+                        candidates: np.ndarray | None) -> list[list[Recommendation]]:
+        """As the base class does, with each pick's reason taken from the scoring pass that ranked it."""
+        if k <= 0:
+            return [[] for _ in rows]
+        picks, parts, opinion = self._ranked(rows, k, exclude_seen, interests, candidates)
+        out = []
+        for u, (row, said, (cols, vals)) in enumerate(zip(rows, interests, picks)):
+            reasons = self._reasons(int(row), cols, said, {n: p[u] for n, p in parts.items()},
+                                    {n: o[u] for n, o in opinion.items()}) if len(cols) else []
+            out.append([Recommendation(self.items.ids[c], float(v), reason, source)
+                        for c, v, (reason, source) in zip(cols, vals, reasons)])
+        return out
 
     def _rerank(self, rows: np.ndarray, fused: np.ndarray, raw: dict[str, np.ndarray],
                 z: dict[str, np.ndarray]) -> np.ndarray:
@@ -425,29 +454,35 @@ class HybridRecommender(Recommender):
         return out
 
     def _mmr(self, scores: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """MMR: greedily take the item with the best mix of relevance and difference from those already taken."""
+        """MMR: greedily take the item with the best mix of relevance and difference from those already taken,
+        for every user of the batch at once."""
         idx, vals = top_k(scores, k * MMR_POOL)
         vectors = self.items.text_vectors
+        if vectors is None or self.mmr_lambda >= 1.0 or idx.shape[1] <= 1:
+            return [(i[i >= 0][:k], v[i >= 0][:k]) for i, v in zip(idx, vals)]
+        valid = idx >= 0
+        finite = np.where(valid, vals, np.nan)
+        low, high = np.nanmin(finite, axis=1, keepdims=True), np.nanmax(finite, axis=1, keepdims=True)
+        span = high - low
+        norm = np.where(span > 0, (finite - low) / np.where(span > 0, span, 1.0), 1.0)
+        cand = vectors[np.maximum(idx, 0)]
+        sims = cand @ cand.transpose(0, 2, 1)  # (users, pool, pool), batched BLAS
+        users = np.arange(len(idx))
+        max_sim = np.full(idx.shape, -1.0, np.float32)
+        available = valid.copy()
+        chosen = np.full((len(idx), min(k, idx.shape[1])), -1, np.int64)
+        for step in range(chosen.shape[1]):
+            mmr = self.mmr_lambda * norm - (1 - self.mmr_lambda) * np.maximum(max_sim, 0)
+            mmr = np.where(available, mmr, -np.inf)
+            pick = mmr.argmax(axis=1)
+            ok = available[users, pick]
+            chosen[ok, step] = pick[ok]
+            available[users[ok], pick[ok]] = False
+            max_sim = np.where(ok[:, None], np.maximum(max_sim, sims[users, pick]), max_sim)
         out = []
-        for cand, rel in zip(idx, vals):
-            cand, rel = cand[cand >= 0], rel[cand >= 0]
-            if vectors is None or self.mmr_lambda >= 1.0 or len(cand) <= 1:
-                out.append((cand[:k], rel[:k]))
-                continue
-            span = rel.max() - rel.min()
-            norm = (rel - rel.min()) / span if span > 0 else np.ones_like(rel)
-            sims = vectors[cand] @ vectors[cand].T
-            chosen, max_sim = [], np.full(len(cand), -1.0, np.float32)
-            available = np.ones(len(cand), bool)
-            for _ in range(min(k, len(cand))):
-                mmr = self.mmr_lambda * norm - (1 - self.mmr_lambda) * np.maximum(max_sim, 0)
-                mmr[~available] = -np.inf
-                pick = int(mmr.argmax())
-                chosen.append(pick)
-                available[pick] = False
-                max_sim = np.maximum(max_sim, sims[pick])
-            chosen = np.array(chosen)
-            out.append((cand[chosen], rel[chosen]))
+        for u in users:
+            mine = chosen[u][chosen[u] >= 0]
+            out.append((idx[u, mine], vals[u, mine]))
         return out
 
     def explore_slots(self, k: int) -> int:
@@ -485,12 +520,18 @@ class HybridRecommender(Recommender):
 
     def explain_with_source(self, row: int, cols: np.ndarray, interests: str | None = None) -> list[tuple[str, str]]:
         rows = np.array([row])
-        parts = self.component_scores(rows, [interests])
+        raw = {name: model.score(rows, [interests]) for name, model in self.models.items()}
+        parts = self._weighted({name: standardise(r) for name, r in raw.items()}, rows < 0, self._cold)
+        return self._reasons(row, cols, interests, {n: p[0] for n, p in parts.items()},
+                             {n: np.isfinite(r[0]) for n, r in raw.items()})
+
+    def _reasons(self, row: int, cols: np.ndarray, interests: str | None, parts: Mapping[str, np.ndarray],
+                 opinion: Mapping[str, np.ndarray]) -> list[tuple[str, str]]:
+        """(reason, source) per pick: from the component that contributed most to its first-stage score among
+        those with an opinion of it (CF sits at 0 for a new item, but cannot be its reason)."""
         names = list(parts)
-        contribution = np.stack([parts[n][0, cols] for n in names])  # (components, picks)
-        # a component with no opinion of an item (CF and a new item) sits at 0 in the sum, but cannot be its reason
-        opinion = np.stack([np.isfinite(self.models[n].score(rows, [interests])[0, cols]) for n in names])
-        lead = np.where(opinion, contribution, -np.inf).argmax(axis=0)
+        contribution = np.stack([parts[n][cols] for n in names])  # (components, picks)
+        lead = np.where(np.stack([opinion[n][cols] for n in names]), contribution, -np.inf).argmax(axis=0)
         out: list[tuple[str, str]] = [("", "")] * len(cols)
         for i, name in enumerate(names):
             mine = np.flatnonzero(lead == i)

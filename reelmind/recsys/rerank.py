@@ -74,24 +74,20 @@ def feature_names(components: Sequence[str]) -> tuple[str, ...]:
 
 
 def pool(raw: Mapping[str, np.ndarray], allowed: np.ndarray, is_new: np.ndarray) -> np.ndarray:
-    """(users, P) item columns, -1 padded: each POOL_SOURCES component's best allowed items, then the allowed new
-    items content ranks highest. `raw`: full score rows per component; `allowed`: (users, items) bool."""
+    """(users, P) item columns in column order, -1 padded at the end: each POOL_SOURCES component's best allowed
+    items and the allowed new items content ranks highest, merged. `raw`: full score rows per component;
+    `allowed`: (users, items) bool."""
     pools = [top_k(np.where(allowed, raw[name], -np.inf), POOL_PER_SOURCE)[0] for name in POOL_SOURCES
              if name in raw]
     if "content" in raw and is_new.any():
         pools.append(top_k(np.where(allowed & is_new[None, :], raw["content"], -np.inf), NEW_ITEM_POOL)[0])
     if not pools:
         return np.zeros((len(allowed), 0), np.int64)
-    merged = np.concatenate(pools, axis=1)
-    out = np.full(merged.shape, -1, np.int64)
-    width = 0
-    for u, picks in enumerate(merged):
-        picks = picks[picks >= 0]
-        _, first = np.unique(picks, return_index=True)
-        unique = picks[np.sort(first)]
-        out[u, :len(unique)] = unique
-        width = max(width, len(unique))
-    return out[:, :width]
+    merged = np.sort(np.concatenate(pools, axis=1), axis=1)
+    merged[:, 1:][merged[:, 1:] == merged[:, :-1]] = -1  # repeats (and repeated padding) become padding
+    merged = np.take_along_axis(merged, np.argsort(merged < 0, axis=1, kind="stable"), axis=1)  # padding last
+    width = int((merged >= 0).sum(axis=1).max()) if merged.size else 0
+    return merged[:, :width]
 
 
 def gather(scores: np.ndarray, cols: np.ndarray, fill: float = -np.inf) -> np.ndarray:
