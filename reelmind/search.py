@@ -3,10 +3,11 @@
 A query is embedded once and compared with three things: each video's merged document, each transcript segment
 (what was said, and when) and each sampled frame's words (labels or caption plus on-screen text, and when); with a
 joint image-text vision model (CLIP) frames are also matched on their pictures. A video's vector score is its best
-match. The same query's words are looked up in LanceDB's full-text (BM25) indexes of the documents, segments and
-frames' on-screen text (reelmind.indexes), every word required, so exact names, numbers and rare words find their
-video even where the embedding misses them. The two rankings of videos are fused by reciprocal rank fusion. The
-moment shown is the best segment or frame holding every query word, else the best-matching one by meaning.
+match. The same query's words are looked up in LanceDB's full-text (BM25) index of the documents (which hold
+every transcript and on-screen word; reelmind.indexes), every word required, so exact names, numbers and rare words
+find their video even where the embedding misses them. The two rankings of videos are fused by reciprocal rank
+fusion. The moment shown is the best segment or frame holding every query word (looked up, by words, among the
+shown videos' segments and frames only), else the best-matching one by meaning.
 
 Filters are conditions on the `videos` table, applied before the searches: on the videos directly, and on the
 segments and frames as the list of the allowed videos' ids when few enough videos pass, else by over-fetching.
@@ -134,13 +135,12 @@ def search(query: str, settings: Settings, k: int = 5, filters: SearchFilters | 
     scope = _Scope.of(store, filters)
     n = max(k * CANDIDATES_PER_RESULT, 20)
     many = n * (FILTERED_OVERFETCH if scope.postfilter else 1)
-    for name in ("segments", "frames"):
+    for name in ("videos", "segments", "frames"):
         store.table(name, READ_MAX_AGE_S)  # checked here, once, not by the queries running at once below
-    # The word searches run while the query is embedded, the vector searches once it is.
+    # The word search runs while the query is embedded, the vector searches once it is. Words are looked up in
+    # the documents (which hold every transcript and on-screen word); the moments holding them are looked up
+    # afterwards among the videos shown only, so no search by words runs over all segments and frames.
     worded = _POOL.submit(store.matches, "videos", "document", query, n, scope.videos, ["id", "rev"])
-    word_moments = [(kind, _POOL.submit(store.matches, table, column, query, many, scope.children, columns))
-                    for kind, table, column, columns in (("speech", "segments", "text", SEGMENT_COLUMNS),
-                                                         ("screen", "frames", "ocr_text", FRAME_COLUMNS))]
     q = text_model.embed_queries([query])[0]
     documents = _POOL.submit(store.nearest, "videos", "text_vector", q, n, scope.videos, False, DOCUMENT_COLUMNS)
     moments = [(kind, _POOL.submit(store.nearest, table, column, q, many, scope.children, False, columns))
@@ -153,10 +153,9 @@ def search(query: str, settings: Settings, k: int = 5, filters: SearchFilters | 
                                                FRAME_COLUMNS)))
     documents, worded = documents.result(), worded.result()
     moments = [(kind, row) for kind, future in moments for row in future.result()]
-    word_moments = [(kind, row) for kind, future in word_moments for row in future.result()]
 
-    committed = store.video_revisions([r["id"] for r in documents + worded] +
-                                      [r["video_id"] for _, r in moments + word_moments], READ_MAX_AGE_S)
+    committed = store.video_revisions([r["id"] for r in documents + worded] + [r["video_id"] for _, r in moments],
+                                      READ_MAX_AGE_S)
     if scope.postfilter and committed:
         allowed = {r["id"] for r in store.rows(VideoRecord, ["id"], f"({scope.videos}) AND id IN {sql_in(committed)}",
                                                READ_MAX_AGE_S)}
@@ -167,15 +166,15 @@ def search(query: str, settings: Settings, k: int = 5, filters: SearchFilters | 
 
     doc_score = {r["id"]: r["score"] for r in documents if current(r["id"], r["rev"])}
     by_meaning = _best_per_video([(kind, r) for kind, r in moments if current(r["video_id"], r["rev"])])
-    by_words = _best_per_video([(kind, r) for kind, r in word_moments if current(r["video_id"], r["rev"])])
     meaning = {video_id: max(doc_score.get(video_id, -1.0), by_meaning[video_id][0] if video_id in by_meaning
                              else -1.0) for video_id in doc_score.keys() | by_meaning.keys()}
     words = [r["id"] for r in worded if current(r["id"], r["rev"])]
-    words += [video_id for video_id in by_words if video_id not in words]
     fused = _fuse([sorted(meaning, key=lambda v: -meaning[v]), words])
+    top = sorted(fused.items(), key=lambda item: -item[1])[:k]
+    by_words = _word_moments(store, query, [video_id for video_id, _ in top if video_id in set(words)], current)
 
     hits = []
-    for video_id, score in sorted(fused.items(), key=lambda item: -item[1])[:k]:
+    for video_id, score in top:
         video = committed[video_id]
         if video_id in by_words:
             _, kind, row = by_words[video_id]
@@ -195,6 +194,18 @@ def search(query: str, settings: Settings, k: int = 5, filters: SearchFilters | 
             thumb = row["thumbnail_path"]
         hits.append(SearchHit(video_id, video["path"], video["title"], score, start, end, text, match, thumb))
     return hits
+
+
+def _word_moments(store: Store, query: str, video_ids: list[str], current) -> dict[str, tuple[float, str, dict]]:
+    """The best segment or frame holding every word of `query` in each of these videos (found by their words)."""
+    if not video_ids:
+        return {}
+    where = f"video_id IN {sql_in(video_ids)}"
+    found = [(kind, _POOL.submit(store.matches, table, column, query, CANDIDATES_PER_RESULT * len(video_ids), where,
+                                 columns)) for kind, table, column, columns in
+             (("speech", "segments", "text", SEGMENT_COLUMNS), ("screen", "frames", "ocr_text", FRAME_COLUMNS))]
+    return _best_per_video([(kind, row) for kind, future in found for row in future.result()
+                            if current(row["video_id"], row["rev"])])
 
 
 def _best_per_video(moments: list[tuple[str, dict]]) -> dict[str, tuple[float, str, dict]]:
