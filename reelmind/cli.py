@@ -422,7 +422,7 @@ def cmd_recommend_offline(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from reelmind.recsys.evaluate import run_evaluation
 
-    results = run_evaluation(args.movielens, args.out)
+    results = run_evaluation(args.movielens, args.out, seeds=args.seeds)
     if args.json:
         print(json.dumps(results, indent=2))
     return 0
@@ -520,8 +520,10 @@ def build_parser() -> argparse.ArgumentParser:
                    + " (default: hybrid)")
     p.set_defaults(func=cmd_recommend_offline)
 
-    p = sub.add_parser("evaluate", help="offline evaluation on a MovieLens folder")
+    p = sub.add_parser("evaluate", help="offline evaluation on a MovieLens folder: every model, several seeds, "
+                                        "random and temporal splits, variants of the dataset")
     p.add_argument("--movielens", required=True, metavar="DIR")
+    p.add_argument("--seeds", type=int, default=5, help="seeds per split and variant (default 5: mean and std)")
     p.add_argument("--out", default="data/evaluation", help="folder for the JSON and Markdown reports")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)

@@ -151,6 +151,8 @@ def run_evaluation(movielens_dir: str | Path, out_dir: str | Path = "data/evalua
                    cache_dir: str | Path | None = None) -> dict:
     from reelmind.config import load_settings
 
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1 (got {seeds})")
     names = models or list(EVALUATED)
     for name in names:
         registry.lookup(name)  # an unknown name fails now, not after the first models' minutes
