@@ -20,6 +20,7 @@ def test_corpus_is_real_sentences_in_both_languages():
     assert any("番茄" in s or "空间站" in s for s in sentences) and any("tomato" in s.lower() for s in sentences)
 
 
+@pytest.mark.slow  # builds and measures a catalogue: ~7-13 s here
 def test_bench_search_builds_measures_and_writes_json(tmp_path, capsys):
     options = bench.BenchOptions(videos=40, first_at=20, db=str(tmp_path / "db"), queries=4, recall_queries=3,
                                  sentences=60, probes=3)
