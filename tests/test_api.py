@@ -123,7 +123,6 @@ def test_posted_events_are_stored_once(api, ids):
     assert Store.open(api.db).table("events").count_rows("user_id = 'erin'") == 3
 
 
-@pytest.mark.xfail(reason="recommend_for does not see events stored after the model was fitted yet (helper recsys)")
 def test_a_posted_view_changes_the_next_picks_at_once(api, ids):
     """What a user just watched is not recommended to them, with no recommend run in between."""
     space = ids["space_station_mandarin.mp4"]
