@@ -59,7 +59,7 @@ def test_exploration_gives_matching_new_items_the_last_place_at_a_configured_sha
     new = [j for j in range(len(items)) if inter.item_counts()[j] == 0]
     assert new, "the planted log leaves some items unwatched"
     params = {"fixed_weights": {"popularity": 0.5, "ease": 1.0}, "components": tiny_components(),
-              "learn_ranker": False}
+              "learn_ranker": False, "explore_users": 1.0}
     exploring = HybridRecommender(**params).fit(inter, items)
     quiet = HybridRecommender(**params, explore_share=0.0).fit(inter, items)
     users = [f"u{u}" for u in range(60)]
@@ -74,6 +74,11 @@ def test_exploration_gives_matching_new_items_the_last_place_at_a_configured_sha
         assert [r.item_id for r in recs[u][:-1]] == [r.item_id for r in plain[u][:-1]]
     assert not any(r.item_id in is_new for u in users for r in plain[u])
     assert not any(r.item_id in is_new for r in exploring.recommend("u0", k=4))  # short lists: no exploration
+    some = HybridRecommender(**{**params, "explore_users": 0.3}).fit(inter, items)  # a share of the users explore
+    assert 0 < sum(some.explores(r) for r in range(60)) < 60
+    picks = some.recommend_batch(users, k=20)
+    for row, u in enumerate(users):
+        assert (picks[u][-1].item_id in is_new) == (u in reached and some.explores(row))
 
 
 def test_ease_reason_is_the_watched_item_that_contributes_most():
