@@ -7,7 +7,9 @@ Without --url it starts `reelmind api` on a free port of 127.0.0.1 and stops it 
 with its own keep-alive connection that sends, one after another, a search (English and Chinese queries in turn) or
 a user's recommendations (the users with events, k=10, and a new user with stated interests), chosen at random
 (seed per client). One request of each kind is sent before the clock starts, so the first model loads are not
-counted. Prints a table (requests, errors, p50, p95, p99, max, requests per second, per route) and writes it as JSON.
+counted. The API keeps answers while the tables behind them are unchanged, so repeated requests measure that
+cache; --unique makes every search query and stated interest new, so those are computed in full. Prints a table
+(requests, errors, p50, p95, p99, max, requests per second, per route) and writes it as JSON.
 """
 
 from __future__ import annotations
@@ -58,14 +60,16 @@ def percentile(sorted_ms: list[float], q: float) -> float:
 
 
 def _paths(url: str, users: list[str]) -> dict[str, list[str]]:
-    searches = [f"/search?{urllib.parse.urlencode({'q': q, 'k': SEARCH_K})}" for q in QUERIES]
+    # the text (q, interests) last, so --unique can extend it
+    searches = [f"/search?{urllib.parse.urlencode({'k': SEARCH_K, 'q': q})}" for q in QUERIES]
     recommendations = [f"/users/{urllib.parse.quote(u, safe='')}/recommendations?k={RECOMMEND_K}" for u in users]
     recommendations.append("/users/load-test-newcomer/recommendations?"
                            + urllib.parse.urlencode({"k": RECOMMEND_K, "interests": NEW_USER_INTERESTS}))
     return {"search": searches, "recommendations": recommendations}
 
 
-def _client(url: str, paths: dict[str, list[str]], stop_at: float, seed: int, out: dict[str, list], lock) -> None:
+def _client(url: str, paths: dict[str, list[str]], stop_at: float, seed: int, out: dict[str, list], lock,
+            unique: bool = False) -> None:
     parsed = urllib.parse.urlsplit(url)
     rng = random.Random(seed)
     connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
@@ -73,6 +77,8 @@ def _client(url: str, paths: dict[str, list[str]], stop_at: float, seed: int, ou
     while time.perf_counter() < stop_at:
         route = rng.choice(sorted(paths))
         path = rng.choice(paths[route])
+        if unique and ("&q=" in path or "&interests=" in path):  # text no request has sent before: no cached answer
+            path += urllib.parse.quote(f" {seed}.{len(mine[route])}")
         started = time.perf_counter()
         try:
             connection.request("GET", path)
@@ -90,7 +96,7 @@ def _client(url: str, paths: dict[str, list[str]], stop_at: float, seed: int, ou
             out[route].extend(samples)
 
 
-def run_load(url: str, clients: int, seconds: float) -> list[RouteStats]:
+def run_load(url: str, clients: int, seconds: float, unique: bool = False) -> list[RouteStats]:
     users = [u["user_id"] for u in _get_json(url, "/users")["users"]]
     paths = _paths(url, users)
     for route in paths.values():  # warm-up: models loaded, the saved model read
@@ -99,7 +105,7 @@ def run_load(url: str, clients: int, seconds: float) -> list[RouteStats]:
     samples: dict[str, list] = {route: [] for route in paths}
     lock = threading.Lock()
     stop_at = time.perf_counter() + seconds
-    threads = [threading.Thread(target=_client, args=(url, paths, stop_at, seed, samples, lock))
+    threads = [threading.Thread(target=_client, args=(url, paths, stop_at, seed, samples, lock, unique))
                for seed in range(clients)]
     started = time.perf_counter()
     for thread in threads:
@@ -156,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--url", help="a running ReelMind API")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--unique", action="store_true", help="every search query and stated interest is new "
+                        "(a suffix per request): measures answers computed in full, none from the API's cache")
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"JSON results (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
     if args.clients < 1 or args.seconds <= 0:
@@ -163,12 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     server, url = start_server(args.db) if args.db else (None, args.url.rstrip("/"))
     try:
-        stats = run_load(url, args.clients, args.seconds)
+        stats = run_load(url, args.clients, args.seconds, args.unique)
     finally:
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(30)
-    print(f"{args.clients} clients for {args.seconds:.0f} s against {url} ({os.cpu_count()} CPUs)")
+    print(f"{args.clients} clients for {args.seconds:.0f} s against {url} ({os.cpu_count()} CPUs)"
+          + (", every query new" if args.unique else ""))
     print(f"{'route':<16} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} "
           f"{'req/s':>7}")
     for s in stats:
@@ -177,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"url": url, "db": args.db, "clients": args.clients, "seconds": args.seconds,
-                               "cpus": os.cpu_count(), "machine": platform.platform(),
+                               "unique": args.unique, "cpus": os.cpu_count(), "machine": platform.platform(),
                                "routes": [asdict(s) for s in stats]}, indent=2) + "\n")
     print(f"wrote {out}")
     return 0 if all(s.errors == 0 for s in stats) else 1

@@ -24,6 +24,9 @@ from __future__ import annotations
 import hmac
 import mimetypes
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -42,7 +45,14 @@ from reelmind.config import Settings
 from reelmind.errors import ReelMindError, one_line
 from reelmind.events import VideoResolver, validate, write_events
 from reelmind.privacy import store_user_id
-from reelmind.records import EventRecord, FrameRecord, RecommendationRecord, SegmentRecord, VideoRecord
+from reelmind.records import (
+    EventRecord,
+    FrameRecord,
+    ModelRecord,
+    RecommendationRecord,
+    SegmentRecord,
+    VideoRecord,
+)
 from reelmind.search import MAX_QUERY_CHARS, SearchFilters, search
 from reelmind.store import Store, sql_in, sql_str
 
@@ -62,6 +72,13 @@ VIDEO_ID_PATTERN = r"^[0-9a-f]{16}$"
 # Files a thumbnail URL may name (frames.py writes JPEG).
 THUMBNAIL_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 KEY_COOKIE = "reelmind_api_key"
+# Answers kept per route (search, recommendations), least recently used dropped first: a few thousand small JSON
+# documents, a few MB. Popular queries and returning users repeat; an answer is kept only while the tables it was
+# computed from are unchanged (see AnswerCache).
+CACHED_ANSWERS = 2048
+# The tables each cached route reads: a new version of any of them (an ingest, an event, a recommend run) is a miss.
+SEARCH_TABLES = (VideoRecord.table, SegmentRecord.table, FrameRecord.table)
+RECOMMEND_TABLES = (VideoRecord.table, EventRecord.table, RecommendationRecord.table, ModelRecord.table)
 # How pydantic names the two forms POST /events accepts in an error's location.
 EVENT_TAG, BATCH_TAG = "EventIn", "list[EventIn]"
 UNION_TAGS = (EVENT_TAG, BATCH_TAG)
@@ -88,11 +105,38 @@ class EventIn(BaseModel):
     text: str | None = Field(None, max_length=MAX_QUERY_CHARS, description="a comment's or a search's words")
 
 
+class AnswerCache:
+    """Answers by request, valid for the table versions they were computed from. Every write to a LanceDB table
+    makes a new version, so an answer served from here is the one computing it again would give (checking the
+    versions costs ~1 ms; a search's query embedding ~50 ms, serialised on the text model)."""
+
+    def __init__(self, store: Callable[[], Store], tables: Sequence[str], size: int = CACHED_ANSWERS):
+        self._store, self._tables, self._size = store, tuple(tables), size
+        self._answers: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, request: tuple, compute: Callable[[], Any]) -> Any:
+        store = self._store()
+        key = (request, tuple(t.version if (t := store.table(name)) is not None else None for name in self._tables))
+        with self._lock:
+            if key in self._answers:
+                self._answers.move_to_end(key)
+                return self._answers[key]
+        answer = compute()  # outside the lock: other requests go on meanwhile
+        with self._lock:
+            self._answers[key] = answer
+            while len(self._answers) > self._size:
+                self._answers.popitem(last=False)
+        return answer
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The API and the page over `settings.db` (the database is opened on the first request)."""
     app = FastAPI(title="ReelMind", version="0.1.0", docs_url=None, redoc_url=None,
                   description="Search videos by what is said and shown in them, and recommend them, with reasons.")
     app.state.settings = settings
+    searches = AnswerCache(lambda: _store(settings), SEARCH_TABLES)
+    recommended = AnswerCache(lambda: _store(settings), RECOMMEND_TABLES)
     _add_errors(app)
     _add_auth(app, settings.api_key)
     _add_docs(app)
@@ -121,17 +165,21 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> dict:
         filters = SearchFilters(language, min_duration_s, max_duration_s, uploader, published_after,
                                 published_before, has_speech, has_screen_text)
-        try:
-            hits = search(q, settings, k=k, filters=filters)
-        except ValueError as exc:  # an empty query after trimming
-            raise ApiError(422, f"q: {exc}") from None
-        videos = _videos_by_id(_store(settings), {h.video_id for h in hits})
-        return {"query": q, "results": [
-            {**_card(settings, videos.get(h.video_id, {"id": h.video_id, "title": h.title})),
-             "score": round(h.score, 4), "match": h.match,
-             "moment": None if h.start is None else {"start": h.start, "end": h.end, "text": h.text},
-             "thumbnail_url": _thumbnail_url(settings, h.thumbnail_path)}  # the moment's frame, if it is one
-            for h in hits]}
+
+        def answer() -> dict:
+            try:
+                hits = search(q, settings, k=k, filters=filters)
+            except ValueError as exc:  # an empty query after trimming
+                raise ApiError(422, f"q: {exc}") from None
+            videos = _videos_by_id(_store(settings), {h.video_id for h in hits})
+            return {"query": q, "results": [
+                {**_card(settings, videos.get(h.video_id, {"id": h.video_id, "title": h.title})),
+                 "score": round(h.score, 4), "match": h.match,
+                 "moment": None if h.start is None else {"start": h.start, "end": h.end, "text": h.text},
+                 "thumbnail_url": _thumbnail_url(settings, h.thumbnail_path)}  # the moment's frame, if it is one
+                for h in hits]}
+
+        return searches.get((q, k, filters), answer)
 
     @app.get("/videos/{video_id}", tags=["videos"])
     def video(video_id: Annotated[str, PathParam()]) -> dict:
@@ -174,17 +222,21 @@ def create_app(settings: Settings) -> FastAPI:
 
         interests = (interests or "").strip() or None
         stored_id = store_user_id(user_id, settings)
-        store = _store(settings)
-        if interests is None and not _known_user(store, stored_id):
-            raise ApiError(404, f"unknown user {user_id!r} (no events stored; pass interests=... for a new user's "
-                                f"picks)")
-        picks = recommend_for(settings, stored_id, k=k, interests=interests)
-        videos = _videos_by_id(store, {p["video_id"] for p in picks})
-        return {"user_id": user_id, "computed": picks[0]["computed"] if picks else None,
-                "model_version": picks[0]["model_version"] if picks else None,
-                "results": [{"rank": p["rank"], **_card(settings, videos[p["video_id"]]), "reason": p["reason"],
-                             "source": p["source"], "score": round(float(p["score"]), 4)}
-                            for p in picks if p["video_id"] in videos]}
+
+        def answer() -> dict:
+            store = _store(settings)
+            if interests is None and not _known_user(store, stored_id):
+                raise ApiError(404, f"unknown user {user_id!r} (no events stored; pass interests=... for a new "
+                                    f"user's picks)")
+            picks = recommend_for(settings, stored_id, k=k, interests=interests)
+            videos = _videos_by_id(store, {p["video_id"] for p in picks})
+            return {"user_id": user_id, "computed": picks[0]["computed"] if picks else None,
+                    "model_version": picks[0]["model_version"] if picks else None,
+                    "results": [{"rank": p["rank"], **_card(settings, videos[p["video_id"]]), "reason": p["reason"],
+                                 "source": p["source"], "score": round(float(p["score"]), 4)}
+                                for p in picks if p["video_id"] in videos]}
+
+        return recommended.get((stored_id, k, interests), answer)
 
     @app.post("/events", tags=["recommendations"])
     def post_events(events: Annotated[EventIn | list[EventIn], Body()]) -> dict:
