@@ -11,7 +11,7 @@ from reelmind.recsys.bench import bench_recommend, synthetic_log
 
 
 def test_the_synthetic_log_has_power_law_items_and_topic_vectors():
-    log, items = synthetic_log(2000, 500, seed=1, mean_per_user=20)
+    log, items = synthetic_log(2000, 500, seed=1, mean_per_user=30)
     assert log.n_users == 2000 and log.n_items == len(items) == 500
     assert 20_000 < log.matrix.nnz < 60_000
     counts = np.sort(log.item_counts())[::-1]
