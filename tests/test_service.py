@@ -87,12 +87,13 @@ def test_upload_to_search_and_recommend(tmp_path):
         assert len([r for r in flow_runs(url) if r["deployment"] == "recommend" and r["state"] != "SCHEDULED"]) <= 2
         ingest_run = ingest_runs[:1]
         artifacts = prefect_api_call(url, "/artifacts/filter", {"limit": 50})
-        assert "ingested-videos" in {a["key"] for a in artifacts}
+        [table] = [a for a in artifacts if a["key"] == "ingested-videos"]
+        assert sorted(row["file"] for row in json.loads(table["data"])) == sorted(BURST)
 
         if CHROMIUM:  # the UI, as a person would open it
             run_page = _browser_dom(f"http://127.0.0.1:{port}/runs/flow-run/{ingest_run[0]['id']}", tmp_path)
             assert ingest_run[0]["name"] in run_page and "Artifacts" in run_page
-            artifact_page = _browser_dom(f"http://127.0.0.1:{port}/artifacts/key/ingested-videos", tmp_path)
+            artifact_page = _browser_dom(f"http://127.0.0.1:{port}/artifacts/artifact/{table['id']}", tmp_path)
             assert "ingested-videos" in artifact_page and "tomato_soup_recipe" in artifact_page
     finally:
         os.killpg(serve.pid, signal.SIGTERM)
