@@ -177,7 +177,13 @@ def search(query: str, settings: Settings, k: int = 5, filters: SearchFilters | 
     for video_id, score in top:
         video = committed[video_id]
         if video_id in by_words:
-            _, kind, row = by_words[video_id]
+            # Of the moments holding every word, the one closest in meaning when the search by meaning found it
+            # (BM25 alone favours the shortest, and stop words drop out of the words: "ask not what your country"
+            # matched "ask what you can do for your country" before the line that says it)
+            closest = by_meaning.get(video_id)
+            held = {_moment_key(kind, row): (kind, row) for _, kind, row in by_words[video_id]}
+            kind, row = held.get(_moment_key(closest[1], closest[2]), by_words[video_id][0][1:]) if closest \
+                else by_words[video_id][0][1:]
             match = kind
         elif video_id in by_meaning:
             similarity, kind, row = by_meaning[video_id]
@@ -196,16 +202,26 @@ def search(query: str, settings: Settings, k: int = 5, filters: SearchFilters | 
     return hits
 
 
-def _word_moments(store: Store, query: str, video_ids: list[str], current) -> dict[str, tuple[float, str, dict]]:
-    """The best segment or frame holding every word of `query` in each of these videos (found by their words)."""
+def _word_moments(store: Store, query: str, video_ids: list[str],
+                  current) -> dict[str, list[tuple[float, str, dict]]]:
+    """The segments and frames holding every word of `query` in each of these videos (found by their words), best
+    first: (score, kind, row)."""
     if not video_ids:
         return {}
     where = f"video_id IN {sql_in(video_ids)}"
     found = [(kind, _POOL.submit(store.matches, table, column, query, CANDIDATES_PER_RESULT * len(video_ids), where,
                                  columns)) for kind, table, column, columns in
              (("speech", "segments", "text", SEGMENT_COLUMNS), ("screen", "frames", "ocr_text", FRAME_COLUMNS))]
-    return _best_per_video([(kind, row) for kind, future in found for row in future.result()
-                            if current(row["video_id"], row["rev"])])
+    per_video: dict[str, list[tuple[float, str, dict]]] = {}
+    for kind, future in found:
+        for row in future.result():
+            if current(row["video_id"], row["rev"]):
+                per_video.setdefault(row["video_id"], []).append((row["score"], kind, row))
+    return {video_id: sorted(rows, key=lambda r: -r[0]) for video_id, rows in per_video.items()}
+
+
+def _moment_key(kind: str, row: dict) -> tuple:
+    return (kind, row.get("start", row.get("time_s")), row.get("end"))
 
 
 def _best_per_video(moments: list[tuple[str, dict]]) -> dict[str, tuple[float, str, dict]]:
