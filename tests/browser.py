@@ -3,8 +3,11 @@ open a page, run JavaScript in it, wait for what it shows. Nothing is downloaded
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -32,7 +35,7 @@ class Browser:
 
         if CHROMIUM is None:
             raise BrowserError("chromium is not installed")
-        self._profile = tempfile.TemporaryDirectory(prefix="reelmind-chromium-")
+        self._profile = tempfile.TemporaryDirectory(prefix="reelmind-chromium-", ignore_cleanup_errors=True)
         self.process = subprocess.Popen([CHROMIUM, *CHROMIUM_FLAGS, "--remote-debugging-port=0",
                                          f"--user-data-dir={self._profile.name}", "about:blank"],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -100,12 +103,18 @@ class Browser:
         try:
             self.socket.close()
         finally:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+            # The whole process group: Chromium's helpers (renderer, crashpad) outlive the browser process briefly
+            # and kept writing into the profile while it was removed ("Directory not empty", once in a CI run).
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, sig)
+                try:
+                    self.process.wait(10)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)  # helpers the browser process left behind
             self._profile.cleanup()
 
     def __enter__(self) -> Browser:
