@@ -6,14 +6,13 @@ Makes N distinct media files (the fixtures re-muxed with a different container t
 content with real speech, text on screen and shots), starts `reelmind serve` on a temporary database with its own
 Prefect server on loopback, drops all N into the watched folder at once (each written under a partial name, then
 renamed, as uploads land), and waits until every one is stored. Memory is the resident set of `serve` and every
-process under it (server, deployment runner, flow-run subprocesses), sampled twice a second. Prints a table and
-writes JSON.
+process under it (server, deployment runner, flow-run subprocesses), sampled by
+`reelmind.ingest_bench.PeakMemory`. Prints a table and writes JSON.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
@@ -74,23 +73,9 @@ def _runs(url: str) -> dict[str, list[str]]:
     return runs
 
 
-def _tree_rss(pid: int) -> int:
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0
-    total = 0
-    for proc in procs:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            total += proc.memory_info().rss
-    return total
-
-
 def run(n: int) -> dict:
     sys.path.insert(0, str(REPO))
+    from reelmind.ingest_bench import PeakMemory
     from reelmind.records import FailureRecord
     from reelmind.store import Store
 
@@ -110,41 +95,39 @@ def run(n: int) -> dict:
         log = (tmp / "serve.log").open("w")
         serve = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                                  start_new_session=True)
-        peak = 0
         try:
-            while "watching" not in (tmp / "serve.log").read_text():
-                if serve.poll() is not None:
-                    raise SystemExit((tmp / "serve.log").read_text()[-3000:])
-                time.sleep(SAMPLE_S)
-            dropped = time.monotonic()
-            for path in files:
-                shutil.copy(path, uploads / f"{path.name}.part")
-                (uploads / f"{path.name}.part").rename(uploads / path.name)
-            stored = 0
-            while time.monotonic() - dropped < TIMEOUT_S:
-                peak = max(peak, _tree_rss(serve.pid))
-                table = Store(db).table("videos")
-                stored = table.count_rows() if table is not None else 0
-                if stored >= n:
-                    break
-                time.sleep(SAMPLE_S)
-            wall = time.monotonic() - dropped
-            store = Store(db)
-            paths = [v["path"] for v in store.videos(["path"])]
-            failures = len(store.rows(FailureRecord))
-            # recommendations after the burst: wait for the debounced refresh to run
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline and "COMPLETED" not in _runs(url).get("recommend", []):
-                peak = max(peak, _tree_rss(serve.pid))
-                time.sleep(SAMPLE_S)
-            runs = _runs(url)
+            with PeakMemory(serve.pid) as memory:
+                while "watching" not in (tmp / "serve.log").read_text():
+                    if serve.poll() is not None:
+                        raise SystemExit((tmp / "serve.log").read_text()[-3000:])
+                    time.sleep(SAMPLE_S)
+                dropped = time.monotonic()
+                for path in files:
+                    shutil.copy(path, uploads / f"{path.name}.part")
+                    (uploads / f"{path.name}.part").rename(uploads / path.name)
+                stored = 0
+                while time.monotonic() - dropped < TIMEOUT_S:
+                    table = Store(db).table("videos")
+                    stored = table.count_rows() if table is not None else 0
+                    if stored >= n:
+                        break
+                    time.sleep(SAMPLE_S)
+                wall = time.monotonic() - dropped
+                store = Store(db)
+                paths = [v["path"] for v in store.videos(["path"])]
+                failures = len(store.rows(FailureRecord))
+                # recommendations after the burst: wait for the debounced refresh to run
+                deadline = time.monotonic() + 300
+                while time.monotonic() < deadline and "COMPLETED" not in _runs(url).get("recommend", []):
+                    time.sleep(SAMPLE_S)
+                runs = _runs(url)
         finally:
             os.killpg(serve.pid, signal.SIGTERM)
             serve.wait(timeout=120)
             log.close()
     return {"files": n, "stored_rows": len(paths), "distinct_paths": len(set(paths)), "failures": failures,
             "wall_s": round(wall, 1), "files_per_min": round(60 * len(paths) / wall, 1),
-            "peak_rss_mb": round(peak / 2 ** 20), "ingest_runs": len(runs.get("ingest", [])),
+            "peak_rss_mb": round(memory.peak / 2 ** 20), "ingest_runs": len(runs.get("ingest", [])),
             "ingest_run_states": sorted(set(runs.get("ingest", []))),
             "recommend_runs": len(runs.get("recommend", [])), "cpus": os.cpu_count()}
 

@@ -64,20 +64,23 @@ def make_short_clips(folder: Path, n: int, seed: int = 0) -> list[Path]:
 
 
 class PeakMemory:
-    """The peak resident set of this process and its children, sampled in a thread."""
+    """The peak resident set of a process (this one by default) and all its children, sampled in a thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, pid: int | None = None) -> None:
         import psutil
 
-        self._process, self.peak, self._stop = psutil.Process(), 0, threading.Event()
+        self._process, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
         import psutil
 
         while not self._stop.is_set():
-            rss = self._process.memory_info().rss
-            for child in self._process.children(recursive=True):
+            try:
+                rss, children = self._process.memory_info().rss, self._process.children(recursive=True)
+            except psutil.Error:  # the process itself has ended: its peak is in
+                return
+            for child in children:
                 with contextlib.suppress(psutil.Error):  # a child that just ended
                     rss += child.memory_info().rss
             self.peak = max(self.peak, rss)
