@@ -198,6 +198,10 @@ def summarise(runs: list[dict], description: str) -> dict:
                 for stage, verdict in (decision or {}).items():
                     kept[stage] = kept.get(stage, 0) + int(verdict.get("kept", False))
             stats["stages_kept"] = {stage: f"{n}/{len(stages)}" for stage, n in kept.items()}
+            explored = [(decision or {}).get("exploration", {}) for decision in stages]
+            if any("users" in e for e in explored):  # chosen on each seed's validation draws
+                stats["exploration_chosen"] = [f"{e.get('users', 0):.0%} of users, quantile {e.get('quantile')}"
+                                               for e in explored]
         out["models"][name] = stats
     return out
 
@@ -224,6 +228,9 @@ def to_markdown(report: dict) -> str:
             if "stages_kept" in stats:
                 lines += ["", f"{name} stages kept (seeds): " + ", ".join(f"{s} {v}"
                                                                          for s, v in stats["stages_kept"].items())]
+            if "exploration_chosen" in stats:
+                lines += ["", f"{name} exploration chosen on validation (per seed): "
+                              + "; ".join(stats["exploration_chosen"])]
         lines.append("")
     return "\n".join(lines)
 

@@ -12,10 +12,13 @@ each component's scores, so what follows needs no component again.
   between draws (`_gate`); otherwise the best single component is the first stage.
 - Second stage (reelmind.recsys.rerank): a LambdaRank model over the pool, its number of trees chosen on held-out
   draws, kept under the same rule against the first stage.
-- Exploration: for a share of users (`explore_users`, a fifth), `explore_share` of each list (one place in 20 by
-  default; at least one place in a list of EXPLORE_MIN_K or more) goes to the new items content matches best,
-  when one matches them as well as their own history does; without it an item nobody is shown never gets its
-  first interaction.
+- Exploration: for a share of users (`explore_users`), `explore_share` of each list (one place in 20 by default;
+  at least one place in a list of EXPLORE_MIN_K or more, the last ones) goes to the new items content matches best,
+  when one matches them as well as a quantile of their own history does (`explore_quantile`); without it an item
+  nobody is shown never gets its first interaction. Both are chosen on the validation draws (`_exploration`,
+  whose pseudo-new items play the new items): the pair that puts a new item in EXPLORE_REACH_TARGET of users'
+  lists at the least cost while the served model (stages + exploration) beats
+  the best single component on warm Recall@20 and mixed NDCG@20 by more than the noise between draws.
 A new user is served by their stated interests and popularity (`NEW_USER_WEIGHTS`). Picks are re-ranked for
 diversity with MMR over the items' vectors, and each one's reason comes from the component that contributed most
 to its first-stage score. `report()` says which stages were kept and why.
@@ -74,17 +77,22 @@ NEW_USER_WEIGHTS = {"content": 1.0, "popularity": 0.5}
 MMR_LAMBDA = 0.9
 MMR_POOL = 5  # re-rank among the top k x MMR_POOL
 # Exploration: the share of each list offered to new items (1 place in 20), in lists of at least EXPLORE_MIN_K.
-# A new item takes a place only if content matches it to the user at least as well as EXPLORE_QUANTILE of their
-# own watched items match their profile (calibrated per user: "closer to your taste than three quarters of what
-# you watched"); a user with only stated interests, EXPLORE_MIN_Z standard deviations above the catalogue average.
+# A new item takes a place only if content matches it to the user at least as well as a quantile of their own
+# watched items match their profile (calibrated per user: at 0.75, "closer to your taste than three quarters of
+# what you watched"); a user with only stated interests, EXPLORE_MIN_Z standard deviations above the catalogue
+# average.
 EXPLORE_SHARE = 0.05
-# The share of users whose lists explore (chosen by a hash of their id, so a user's lists are stable). Every user
-# exploring cost 1.6-3.9% of warm Recall@20 on ml-latest-small's variants (the robustness protocol, at e0b8072)
-# and put a new item in 89-97% of users' lists; a fifth of users keeps new items in front of many people (the
-# target is 10% of users) at a fifth of that cost. New users (unknown at fit time) always explore.
+# The search ranges for exploration, read on the validation draws: the share of users whose lists explore (chosen
+# by a hash of their id, so a user's lists are stable; new users, unknown at fit time, always explore) and the
+# quantile of their history a new item must match. A higher quantile offers fewer, closer new items.
+EXPLORE_USER_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+EXPLORE_QUANTILES = (0.5, 0.75, 0.9)
+# Issue 10's reach target: a new item in at least a tenth of users' top 20.
+EXPLORE_REACH_TARGET = 0.10
+# Without validation draws (too few users to carve them out) exploration takes these defaults.
 EXPLORE_USERS = 0.2
-EXPLORE_MIN_K = 5
 EXPLORE_QUANTILE = 0.75
+EXPLORE_MIN_K = 5
 EXPLORE_MIN_Z = 2.0
 
 
@@ -107,14 +115,31 @@ def standardise(scores: np.ndarray) -> np.ndarray:
     return np.where(finite, z, 0.0).astype(np.float32)
 
 
-def pool_ndcg(scores: np.ndarray, labels: np.ndarray, n_relevant: np.ndarray, k: int = TUNING_K) -> np.ndarray:
-    """Per user: NDCG@k of ranking their pool by `scores` (-inf never ranked), `labels` marking held-out positives
-    in the pool, `n_relevant` every held-out positive (those outside the pool count as misses)."""
-    idx, vals = top_k(scores, k)
+def list_quality(idx: np.ndarray, labels: np.ndarray, n_relevant: np.ndarray, k: int = TUNING_K
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Per user: (NDCG@k, Recall@k) of the list `idx` (pool places, best first, -1 padding), `labels` marking
+    held-out positives in the pool, `n_relevant` every held-out positive (those outside the pool count as misses).
+    Users without a held-out positive score NaN (callers average over the others)."""
+    idx = idx[:, :k]
     hits = np.where(idx >= 0, np.take_along_axis(labels, np.maximum(idx, 0), axis=1), False)
     discounts = 1.0 / np.log2(np.arange(2, idx.shape[1] + 2))
     ideal = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))[np.clip(n_relevant, 1, k) - 1]
-    return (hits * discounts).sum(axis=1) / ideal
+    some = n_relevant > 0
+    ndcg = np.where(some, (hits * discounts).sum(axis=1) / ideal, np.nan)
+    recall = np.where(some, hits.sum(axis=1) / np.clip(np.minimum(n_relevant, k), 1, None), np.nan)
+    return ndcg, recall
+
+
+def pool_ndcg(scores: np.ndarray, labels: np.ndarray, n_relevant: np.ndarray, k: int = TUNING_K) -> np.ndarray:
+    """Per user: NDCG@k of ranking their pool by `scores` (-inf never ranked)."""
+    return list_quality(top_k(scores, k)[0], labels, n_relevant, k)[0]
+
+
+def explore_draw(seed: int, user_id: object) -> float:
+    """A user's fixed draw in [0, 1): their lists explore when it is below the exploring share (stable across
+    requests, runs and validation draws)."""
+    key = hashlib.sha256(f"{seed}:{user_id}".encode()).digest()
+    return int.from_bytes(key[:4], "big") / 2**32
 
 
 @dataclass
@@ -129,9 +154,16 @@ class ValidationDraw:
     static: np.ndarray
     labels: np.ndarray
     n_relevant: np.ndarray
+    warm_relevant: np.ndarray  # per user: held-out positives on items kept in the draw's training data
+    user_draws: np.ndarray  # per user: explore_draw of their id
+    bars: np.ndarray  # (users, len(EXPLORE_QUANTILES)): those quantiles of content's scores of their own items
+
+    @property
+    def is_new(self) -> np.ndarray:
+        return self.static[..., rerank.STATIC.index("is_new")] == 1
 
     def first_stage(self, weights: Mapping[str, float]) -> np.ndarray:
-        is_new = self.static[..., rerank.STATIC.index("is_new")] == 1
+        is_new = self.is_new
         fused = np.zeros(self.cols.shape, np.float32)
         for name, part in self.z.items():
             fused += (weights.get(name, 0.0) + (CONTENT_TIE_BREAK if name == "content" else 0.0)) * part
@@ -142,6 +174,32 @@ class ValidationDraw:
     def quality(self, scores: np.ndarray) -> float:
         return float(pool_ndcg(scores, self.labels, self.n_relevant).mean())
 
+    def served(self, scores: np.ndarray, users: float, quantile: int, slots: int) -> dict[str, float]:
+        """The top TUNING_K of `scores` with exploration as served (`HybridRecommender._explore`): users whose draw
+        is below `users` give their last places (up to `slots`, less the new items already there) to the new
+        items of their pool content likes best, each matching at least their history's EXPLORE_QUANTILES[quantile].
+        Returns mixed NDCG@20, warm Recall@20 and the share of users with a new item in the list."""
+        idx = top_k(scores, TUNING_K)[0]
+        is_new = self.is_new & (self.cols >= 0)
+        listed = np.zeros(self.cols.shape, bool)
+        np.put_along_axis(listed, np.maximum(idx, 0), idx >= 0, axis=1)
+        content = self.raw["content"]
+        offer, offer_scores = top_k(np.where(is_new & ~listed, content, -np.inf), slots)
+        room = slots - (listed & is_new).sum(axis=1)
+        ok = (offer >= 0) & (offer_scores >= self.bars[:, [quantile]]) & (self.user_draws < users)[:, None] \
+            & (np.arange(offer.shape[1])[None, :] < room[:, None])
+        n_offer = ok.sum(axis=1)
+        idx = idx.copy()
+        for j in range(offer.shape[1]):
+            who = np.flatnonzero(j < n_offer)
+            idx[who, idx.shape[1] - n_offer[who] + j] = offer[who, j]
+        ndcg = list_quality(idx, self.labels, self.n_relevant)[0]
+        warm = list_quality(idx, self.labels & ~self.is_new, self.warm_relevant)[1]
+        reach = np.where(idx >= 0, np.take_along_axis(is_new, np.maximum(idx, 0), axis=1), False).any(axis=1)
+        warm = warm[np.isfinite(warm)]  # users whose held-out positives were all on pseudo-new items have none
+        return {"mixed_ndcg": float(ndcg.mean()), "warm_recall": float(warm.mean()) if len(warm) else 0.0,
+                "reach": float(reach.mean())}
+
 
 class HybridRecommender(Recommender):
     source = "hybrid"
@@ -151,20 +209,23 @@ class HybridRecommender(Recommender):
     def __init__(self, components: Mapping[str, Recommender] | None = None,
                  fixed_weights: Mapping[str, float] | None = None, mmr_lambda: float = MMR_LAMBDA, seed: int = 0,
                  learn_ranker: bool = True, validation_draws: int = VALIDATION_DRAWS,
-                 explore_share: float = EXPLORE_SHARE, explore_users: float = EXPLORE_USERS,
-                 gate_stages: bool = True):
+                 explore_share: float = EXPLORE_SHARE, explore_users: float | None = None,
+                 explore_quantile: float | None = None, gate_stages: bool = True):
         """`components`: unfitted prototype models by name (default: `default_components()`), cloned for every
         fit. `fixed_weights`: the first stage's weights, instead of tuning them. `learn_ranker`: try the second
         stage. `validation_draws`: how many draws validation carves out of the training data. `explore_share`:
         the share of each list offered to new items (0: none); `explore_users`: the share of users whose lists
-        do. `gate_stages`: False keeps every stage that could
-        be trained whatever validation says (its numbers are still reported)."""
+        do, and `explore_quantile`: how much of a user's history a new item must match to be offered (None: each
+        chosen on validation). `gate_stages`: False keeps every stage that could be trained whatever validation
+        says (its numbers are still reported)."""
         self.components = dict(components) if components else default_components()
         self.fixed_weights = fixed_weights
         self.mmr_lambda, self.seed, self.learn_ranker = mmr_lambda, seed, learn_ranker
         self.validation_draws, self.explore_share, self.gate_stages = validation_draws, explore_share, gate_stages
-        self.explore_users = explore_users
+        self.explore_users, self.explore_quantile = explore_users, explore_quantile
         self.tuning: dict = {}
+        self.exploring = {"users": EXPLORE_USERS if explore_users is None else explore_users,
+                          "quantile": EXPLORE_QUANTILE if explore_quantile is None else explore_quantile}
 
     # --- Fitting -----------------------------------------------------------------------------------------------
 
@@ -181,10 +242,14 @@ class HybridRecommender(Recommender):
             self.tuning["stages"]["fusion"] = {"kept": True, "why": "no validation data: equal weights"}
         else:
             self.weights = self._first_stage(draws)
+        self._held_out_ranker: list[np.ndarray] | None = None
         self.ranker = self._second_stage(draws) if self.learn_ranker else None
         if not self.learn_ranker:
             self.tuning["stages"]["ranker"] = {"kept": False, "why": "not asked for"}
-        del draws
+        served = self._held_out_ranker or [d.first_stage(self.weights) for d in draws]
+        self._exploration(draws, served)
+        del draws, served
+        self._held_out_ranker = None
         self._derive()
         # content and popularity always: they break ties for new items, explore and serve new users
         # (NEW_USER_WEIGHTS); every component when the ranker reads them all
@@ -205,10 +270,12 @@ class HybridRecommender(Recommender):
         ranker as LightGBM text."""
         ranker = {"text": Text(self.ranker.to_text()), "options": asdict(self.ranker.options)} if self.ranker \
             else None
-        return {"weights": self.weights, "tuning": self.tuning, "models": self.models, "ranker": ranker}
+        return {"weights": self.weights, "tuning": self.tuning, "models": self.models, "ranker": ranker,
+                "exploring": self.exploring}
 
     def _restore(self, state: dict[str, object]) -> None:
         self.weights, self.tuning, self.models = state["weights"], state["tuning"], state["models"]
+        self.exploring = state.get("exploring", self.exploring)  # saved before exploration was chosen: defaults
         self._derive()
         ranker = state["ranker"]
         self.ranker = rerank.LearnedRanker.from_text(ranker["text"], rerank.RankerOptions(**ranker["options"])) \
@@ -257,13 +324,13 @@ class HybridRecommender(Recommender):
             draws.append(self._pools(train, models, rows, [held[r] for r in rows]))
         return draws
 
-    @staticmethod
-    def _pools(train: Interactions, models: Mapping[str, Recommender], rows: np.ndarray,
+    def _pools(self, train: Interactions, models: Mapping[str, Recommender], rows: np.ndarray,
                relevant: list[set[int]]) -> ValidationDraw:
+        positives = train.positive()
         item_counts = train.item_counts()
-        user_counts = np.diff(train.positive().indptr)
+        user_counts = np.diff(positives.indptr)
         is_new = item_counts == 0
-        parts: dict[str, list] = {"cols": [], "static": [], "labels": []}
+        parts: dict[str, list] = {"cols": [], "static": [], "labels": [], "bars": []}
         raw_parts: dict[str, list] = {name: [] for name in models}
         z_parts: dict[str, list] = {name: [] for name in models}
         for start in range(0, len(rows), BATCH_USERS):
@@ -278,6 +345,13 @@ class HybridRecommender(Recommender):
                 z_parts[name].append(rerank.gather(standardise(r), cols, fill=0.0))
             parts["cols"].append(cols)
             parts["static"].append(rerank.static_features(models, chunk, cols, item_counts, user_counts))
+            bars = np.full((len(chunk), len(EXPLORE_QUANTILES)), np.inf)
+            if "content" in raw:
+                for u, row in enumerate(chunk):
+                    own = positives.indices[positives.indptr[row]:positives.indptr[row + 1]]
+                    if len(own):
+                        bars[u] = np.quantile(raw["content"][u, own], EXPLORE_QUANTILES)
+            parts["bars"].append(bars)
             rel = relevant[start:start + BATCH_USERS]
             parts["labels"].append(np.array([[c in r for c in row] for row, r in zip(cols, rel)], bool)
                                    .reshape(cols.shape))
@@ -289,7 +363,10 @@ class HybridRecommender(Recommender):
 
         return ValidationDraw(rows, stack(parts["cols"], -1), {n: stack(p, -np.inf) for n, p in raw_parts.items()},
                               {n: stack(p, 0.0) for n, p in z_parts.items()}, stack(parts["static"], np.nan),
-                              stack(parts["labels"], False), np.array([len(r) for r in relevant]))
+                              stack(parts["labels"], False), np.array([len(r) for r in relevant]),
+                              np.array([sum(not is_new[c] for c in r) for r in relevant]),
+                              np.array([explore_draw(self.seed, train.user_ids[r]) for r in rows]),
+                              np.concatenate(parts["bars"]))
 
     def _tune(self, draws: list[ValidationDraw]) -> dict[str, float]:
         """Coordinate ascent on validation NDCG@20 over WEIGHT_GRID, from the best single component."""
@@ -358,6 +435,7 @@ class HybridRecommender(Recommender):
         feats = [self._features(d, self.weights) for d in draws]
         labels = [d.labels for d in draws]
         by_trees = {t: [] for t in rerank.TREE_COUNTS}
+        predicted = {t: [] for t in rerank.TREE_COUNTS}  # each held-out draw ranked by a ranker it did not train
         first = []
         for d, held in enumerate(draws):
             ranker = rerank.LearnedRanker(rerank.RankerOptions(seed=self.seed))
@@ -366,7 +444,8 @@ class HybridRecommender(Recommender):
                 self.tuning["stages"]["ranker"] = {"kept": False, "why": "too few held-out positives to learn from"}
                 return None
             for trees in rerank.TREE_COUNTS:
-                by_trees[trees].append(held.quality(ranker.predict(feats[d], trees)))
+                predicted[trees].append(ranker.predict(feats[d], trees))
+                by_trees[trees].append(held.quality(predicted[trees][-1]))
             first.append(held.quality(held.first_stage(self.weights)))
         trees = max(by_trees, key=lambda t: np.mean(by_trees[t]))
         verdict = self._gate(np.array(by_trees[trees]), np.array(first))
@@ -375,11 +454,79 @@ class HybridRecommender(Recommender):
             self.tuning["stages"]["ranker"] = {**verdict, "why": "does not beat the first stage by more than the "
                                                                   "noise between draws: skipped"}
             return None
+        self._held_out_ranker = predicted[trees]
         ranker = rerank.LearnedRanker(rerank.RankerOptions(seed=self.seed))
         ranker.fit(feats, labels, names, trees=trees)
         self.tuning["stages"]["ranker"] = {**verdict, "why": "beats the first stage by more than the noise between "
                                                               "draws", **ranker.describe()}
         return ranker
+
+    def _exploration(self, draws: list[ValidationDraw], served: list[np.ndarray]) -> None:
+        """Choose who explores (`explore_users`) and how close a new item must be (`explore_quantile`) on the
+        validation draws, each ranked as served (the ranker's scores from rankers that did not train on that draw,
+        else the first stage). Every pair of the search ranges is measured against the best single component per
+        draw, on warm Recall@20 (what exploration costs) and mixed NDCG@20. Kept: the cheapest pair (best warm
+        Recall) that puts a new item in EXPLORE_REACH_TARGET of users' lists on every draw while the served model
+        still beats that component on both by more than the noise between draws (`_gate`); failing that, the
+        cheapest reaching the target whose mean gains stay >= 0; failing that, the largest reach that beats it by
+        more than the noise; otherwise no exploration, except for new users. The target at least cost, not the
+        largest affordable reach: the stages' gain measured on random validation draws need not carry over to
+        other splits (a temporal one), while exploration's cost does."""
+        quantiles = list(EXPLORE_QUANTILES) if self.explore_quantile is None else [self.explore_quantile]
+        slots = self.explore_slots(TUNING_K)
+        if self.explore_users is not None or len(draws) < 2 or slots == 0 or "content" not in self.components \
+                or any(q not in EXPLORE_QUANTILES for q in quantiles):
+            why = "configured" if self.explore_users is not None or slots == 0 else \
+                "no validation draws to choose it on (or no content model): defaults"
+            self.tuning["stages"]["exploration"] = {"kept": slots > 0 and self.exploring["users"] > 0, "why": why,
+                                                    **self.exploring}
+            return
+        singles = {name: [d.served(d.first_stage({name: 1.0}), 0.0, 0, slots) for d in draws]
+                   for name in self.components}
+
+        def best(metric: str) -> tuple[str, np.ndarray]:
+            name = max(singles, key=lambda n: np.mean([r[metric] for r in singles[n]]))
+            return name, np.array([r[metric] for r in singles[name]])
+
+        (warm_name, warm_base), (mixed_name, mixed_base) = best("warm_recall"), best("mixed_ndcg")
+        trials = []
+        for share in EXPLORE_USER_GRID:
+            for q in quantiles if share > 0 else quantiles[:1]:
+                runs = [d.served(s, share, EXPLORE_QUANTILES.index(q), slots) for d, s in zip(draws, served)]
+                warm = self._gate(np.array([r["warm_recall"] for r in runs]), warm_base)
+                mixed = self._gate(np.array([r["mixed_ndcg"] for r in runs]), mixed_base)
+                reach = [r["reach"] for r in runs]
+                trials.append({"users": share, "quantile": q, "reach": round(float(np.mean(reach)), 4),
+                               "reach_min": round(float(np.min(reach)), 4),
+                               "warm_recall_gain": warm["gain"], "warm_noise": warm["noise"],
+                               "mixed_ndcg_gain": mixed["gain"], "mixed_noise": mixed["noise"],
+                               "beats_best_single": warm["kept"] and mixed["kept"]})
+        strict = [t for t in trials if t["beats_best_single"]]
+        reaching = [t for t in strict if t["reach_min"] >= EXPLORE_REACH_TARGET]
+        floor = [t for t in trials if t["reach_min"] >= EXPLORE_REACH_TARGET and t["warm_recall_gain"] >= 0
+                 and t["mixed_ndcg_gain"] >= 0]
+        target = f"a new item in {EXPLORE_REACH_TARGET:.0%} of users' lists on every draw"
+        if reaching:
+            chosen, why = max(reaching, key=lambda t: (t["warm_recall_gain"], t["reach"])), \
+                f"{target} at the least cost, still beating the best single component by more than the noise"
+        elif floor:
+            chosen, why = max(floor, key=lambda t: (t["warm_recall_gain"], t["reach"])), \
+                f"{target} at the least cost that keeps the mean at or above the best single component"
+        elif strict:
+            chosen, why = max(strict, key=lambda t: (t["reach"], t["warm_recall_gain"])), \
+                f"{target} costs more than the stages gain: the largest reach that still beats the best single " \
+                f"component by more than the noise"
+        else:
+            chosen, why = {**trials[0], "users": 0.0}, "no exploration the stages' gain can pay for: none " \
+                                                        "(new users still explore)"
+        self.exploring = {"users": chosen["users"], "quantile": chosen["quantile"]}
+        why += (f" ({chosen['users']:.0%} of users explore, a new item matching their history's "
+                f"{chosen['quantile']:.0%} quantile; validation: a new item in {chosen['reach']:.0%} of lists, warm "
+                f"Recall@20 {chosen['warm_recall_gain']:+.4f} and mixed NDCG@20 {chosen['mixed_ndcg_gain']:+.4f} "
+                f"against the best single component)")
+        self.tuning["stages"]["exploration"] = {
+            "kept": chosen["users"] > 0, "why": why, **chosen, "best_single_warm_recall": warm_name,
+            "best_single_mixed_ndcg": mixed_name, "searched": trials}
 
     # --- Serving -------------------------------------------------------------------------------------------------
 
@@ -504,15 +651,14 @@ class HybridRecommender(Recommender):
     def explores(self, row: int) -> bool:
         """Whether user `row`'s lists have exploration places: every new user, and `explore_users` of the known
         ones, by a hash of their id (stable across requests and runs)."""
-        if row < 0 or self.explore_users >= 1.0:
+        if row < 0 or self.exploring["users"] >= 1.0:
             return True
-        key = hashlib.sha256(f"{self.seed}:{self.interactions.user_ids[row]}".encode()).digest()
-        return int.from_bytes(key[:4], "big") / 2**32 < self.explore_users
+        return explore_draw(self.seed, self.interactions.user_ids[row]) < self.exploring["users"]
 
     def _explore(self, rows: np.ndarray, picks: list[tuple[np.ndarray, np.ndarray]], scores: np.ndarray,
                  content: np.ndarray, content_z: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """A list with fewer new items than its exploration places gives its last places to the new items content
-        likes best, each only if it matches the user as well as their own history does (EXPLORE_QUANTILE)."""
+        likes best, each only if it matches the user as well as their own history does (a quantile of it)."""
         slots = self.explore_slots(k)
         new = self._cold[None, :] & np.isfinite(scores)
         if slots == 0 or not new.any():
@@ -524,7 +670,7 @@ class HybridRecommender(Recommender):
                 out.append((cols, vals))
                 continue
             seen = self._watched.indices[self._watched.indptr[row]:self._watched.indptr[row + 1]] if row >= 0 else ()
-            bar = np.quantile(content[u, seen], EXPLORE_QUANTILE) if len(seen) else None
+            bar = np.quantile(content[u, seen], self.exploring["quantile"]) if len(seen) else None
             offered = [c for c, s in zip(best[u], best_scores[u]) if c >= 0 and c not in set(cols.tolist())
                        and (s >= bar if bar is not None else content_z[u, c] >= EXPLORE_MIN_Z)]
             room = slots - int(self._cold[cols].sum())
