@@ -18,7 +18,10 @@ def fit_recommender(settings: Settings, model: str) -> tuple[str, int]:
     logger = get_run_logger()
     logger.info("fitted %s on %d users x %d videos; %d active users", fitted.version,
                 fitted.model.interactions.n_users, fitted.model.interactions.n_items, len(fitted.active_users))
-    for stage, verdict in fitted.model.report().get("stages", {}).items():  # what validation kept, and why
+    report = fitted.model.report()
+    for name, decided in report.get("components", {}).items():  # settings chosen on validation draws
+        logger.info("component %s: %s", name, {k: v for k, v in decided.items() if k != "searched"})
+    for stage, verdict in report.get("stages", {}).items():  # what validation kept, and why
         logger.info("stage %s: %s (%s)", stage, "kept" if verdict.get("kept") else "skipped", verdict.get("why", ""))
     return fitted.version, len(fitted.active_users)
 

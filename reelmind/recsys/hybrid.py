@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
@@ -38,6 +39,7 @@ from reelmind.recsys.base import BATCH_USERS, Recommendation, Recommender, top_k
 from reelmind.recsys.cf import ALSRecommender, EASERecommender
 from reelmind.recsys.content import ContentRecommender
 from reelmind.recsys.data import Interactions, replace_row
+from reelmind.recsys.metrics import ndcg_at_k
 from reelmind.recsys.popularity import PopularityRecommender
 from reelmind.recsys.saving import Text
 from reelmind.recsys.splits import SplitOptions, split
@@ -58,6 +60,14 @@ MAX_VALIDATION_TRAIN_USERS = 20_000
 # Share of warm items each draw treats as new, as a catalogue keeps receiving new items (the evaluation protocol
 # holds out a tenth too): the cold route, the ranker and the exploration gate see new items in validation.
 PSEUDO_NEW_FRACTION = 0.1
+# Components' settings, searched on the first validation draw (each value fitted once there) by the component's
+# own NDCG@20 on the draw's held-out warm positives, ranking the full catalogue; the later draws and the final fit
+# use what won. In order: EASE's penalty (Steck 2019 reports 200-1000 on large catalogues; smaller ones sit lower),
+# then its side-information weight as a multiple of the chosen penalty (0: none); ALS's regularisation (implicit
+# does not scale it by counts, so it must be large next to a user's summed confidences).
+SEARCHED = {"ease": (("l2", (50.0, 100.0, 200.0, 400.0, 800.0)), ("side_weight", (0.0, 0.5, 1.0))),
+            "als": (("regularization", (10.0, 25.0, 50.0, 100.0)),)}
+RELATIVE = {"side_weight": "l2"}  # searched as multiples of another setting's chosen value
 # Users need this many positives to give some to validation and keep some for training.
 MIN_POSITIVES_TO_SPLIT = 5
 COLD_ROUTE = "content-for-new-items"
@@ -133,6 +143,17 @@ def list_quality(idx: np.ndarray, labels: np.ndarray, n_relevant: np.ndarray, k:
 def pool_ndcg(scores: np.ndarray, labels: np.ndarray, n_relevant: np.ndarray, k: int = TUNING_K) -> np.ndarray:
     """Per user: NDCG@k of ranking their pool by `scores` (-inf never ranked)."""
     return list_quality(top_k(scores, k)[0], labels, n_relevant, k)[0]
+
+
+def _warm_ndcg(model: Recommender, train: Interactions, rows: np.ndarray, relevant: list[set[int]]) -> float:
+    """NDCG@20 of `model`'s ranking of the full catalogue (a user's training items excluded) for `rows`, against
+    `relevant` (their held-out positives on warm items)."""
+    lists = []
+    for start in range(0, len(rows), BATCH_USERS):
+        chunk = rows[start:start + BATCH_USERS]
+        scores = model.mask_scores(chunk, model.score(chunk), True, None)
+        lists += [list(r[r >= 0]) for r in top_k(scores, TUNING_K)[0]]
+    return ndcg_at_k(lists, relevant, TUNING_K)
 
 
 def explore_draw(seed: int, user_id: object) -> float:
@@ -231,9 +252,10 @@ class HybridRecommender(Recommender):
 
     def _fit(self) -> None:
         names = list(self.components)
+        self.settings: dict[str, dict[str, float]] = {}
+        self.tuning = {"validation": {}, "components": {}, "stages": {}}
         draws = self._draws() if self.learn_ranker or not self.fixed_weights else []
-        self.tuning = {"validation": {"draws": len(draws), "users": int(sum(len(d.rows) for d in draws))},
-                       "stages": {}}
+        self.tuning["validation"] = {"draws": len(draws), "users": int(sum(len(d.rows) for d in draws))}
         if self.fixed_weights:
             self.weights = dict(self.fixed_weights)
             self.tuning["stages"]["fusion"] = {"kept": True, "why": "weights fixed by the caller"}
@@ -255,8 +277,11 @@ class HybridRecommender(Recommender):
         # (NEW_USER_WEIGHTS); every component when the ranker reads them all
         wanted = set(names) if self.ranker else \
             {name for name, w in self.weights.items() if w > 0} | {"content", "popularity"}
-        self.models = {name: prototype.clone().fit(self.interactions, self.items, self.user_texts)
-                       for name, prototype in self.components.items() if name in wanted}
+        self.models = {name: self._component(name).fit(self.interactions, self.items, self.user_texts)
+                       for name in self.components if name in wanted}
+        for name, model in self.models.items():  # what a component decided while fitting (ALS's new-item map)
+            if model.report():
+                self.tuning["components"].setdefault(name, {}).update(model.report())
 
     def _derive(self) -> None:
         """Per-request lookups, computed once: who watched what, how often."""
@@ -319,10 +344,46 @@ class HybridRecommender(Recommender):
             if len(rows) == 0:
                 continue
             train = held_out.train
-            models = {name: prototype.clone().fit(train, self.items, self.user_texts)
-                      for name, prototype in self.components.items()}
+            searched = self._search(train, rows, [held_out.held_warm[r] for r in rows]) if not draws else {}
+            models = {name: searched.get(name) or self._component(name).fit(train, self.items, self.user_texts)
+                      for name in self.components}
             draws.append(self._pools(train, models, rows, [held[r] for r in rows]))
         return draws
+
+    def _component(self, name: str) -> Recommender:
+        """An unfitted component with the settings validation chose for it."""
+        return self.components[name].clone(**self.settings.get(name, {}))
+
+    def _search(self, train: Interactions, rows: np.ndarray, relevant: list[set[int]]) -> dict[str, Recommender]:
+        """SEARCHED's settings, one at a time, each value fitted once on this draw's training data and measured
+        by the component's own warm NDCG@20 for the validation `rows`; returns the winners, fitted."""
+        fitted = {}
+        for name, grids in SEARCHED.items():
+            if name not in self.components:
+                continue
+            started = time.perf_counter()
+            chosen: dict[str, float] = {}
+            trials = []
+            best = None
+            for param, values in grids:
+                if param not in self.components[name].param_names():
+                    continue
+                scored = []
+                for value in values:
+                    value = value * chosen[RELATIVE[param]] if param in RELATIVE else value
+                    model = self.components[name].clone(**chosen, **{param: value}) \
+                        .fit(train, self.items, self.user_texts)
+                    quality = _warm_ndcg(model, train, rows, relevant)
+                    trials.append({**chosen, param: value, "warm_ndcg@20": round(quality, 4)})
+                    scored.append((quality, value, model))
+                    del model
+                quality, chosen[param], best = max(scored, key=lambda t: t[0])
+                del scored
+            self.settings[name] = chosen
+            fitted[name] = best
+            self.tuning["components"][name] = {"chosen": chosen, "searched": trials,
+                                               "search_s": round(time.perf_counter() - started, 1)}
+        return fitted
 
     def _pools(self, train: Interactions, models: Mapping[str, Recommender], rows: np.ndarray,
                relevant: list[set[int]]) -> ValidationDraw:
