@@ -249,7 +249,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.videos < 1:
         raise ValueError("--videos must be at least 1")
-    options = bench.BenchOptions(videos=args.videos, db=args.db)
+    if args.reuse and not args.db:
+        raise ValueError("--reuse needs --db: the folder of the catalogue to measure again")
+    options = bench.BenchOptions(videos=args.videos, db=args.db, reuse=args.reuse)
     result = bench.run([args.part], options, say=lambda line: print(line, file=sys.stderr))
     if args.json:
         bench.write_json(result, args.json)
@@ -561,6 +563,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--videos", type=int, default=10_000, help="catalogue size (default 10,000)")
     p.add_argument("--json", metavar="PATH", help="also write the results, with the machine's facts, as JSON")
     p.add_argument("--db", help="build the catalogue here and keep it (default: a temporary folder, removed)")
+    p.add_argument("--reuse", action="store_true",
+                   help="measure the catalogue already in --db (grown to --videos if smaller) instead of refusing it")
     p.set_defaults(func=cmd_bench)
 
     p = with_db(sub.add_parser("failures", help="files that could not be ingested"))

@@ -53,6 +53,8 @@ UPGRADE_COMMAND = "reelmind upgrade --db {uri}"
 REINDEX_COMMAND = "reelmind reindex --db {uri}"
 # In a local database's folder: held while a video is committed (LanceDB lists only `*.lance` folders as tables).
 COMMIT_LOCK_NAME = ".reelmind-commit.lock"
+# In a local database's folder: held by the one upkeep (reelmind.indexes) running on the database, in any process.
+UPKEEP_LOCK_NAME = ".reelmind-upkeep.lock"
 # Values per `IN (...)` filter: long enough to batch, short enough for LanceDB's SQL planner.
 FILTER_CHUNK = 1_000
 # Videos per stale-revision sweep filter: one `(video_id = .. AND rev != ..)` term each.
@@ -119,10 +121,14 @@ class Store:
         self._queue: list[_PendingWrite] = []
         self._queue_lock = threading.Lock()
         self._leader_lock = threading.Lock()
-        # Upkeep (reelmind.indexes): commits so far, at the last maintenance, and tables known to have their indexes.
+        # Upkeep (reelmind.indexes): commits so far, at the last maintenance, and tables known to have their indexes;
+        # the background upkeep running (or last run) and what it did.
         self._commits = 0
         self._maintained_at = 0
         self._indexed: set[str] = set()
+        self._upkeep_thread: threading.Thread | None = None
+        self._upkeep_lock = threading.Lock()
+        self.last_upkeep: list[indexes.Maintenance] = []
         self._index_cache: dict[tuple[str, int], set[tuple[str, bool]]] = {}
         self._checked_at: dict[str, float] = {}  # when each table was last checked for newer versions
 
@@ -451,8 +457,8 @@ class Store:
     def swap_table(self, record: type[Record], data: pa.Table, versions: Mapping[str, int]) -> None:
         """Replace the record's table by `data`, whose schema may differ (another model's vectors), in one commit
         made while no video is committed; refused if a table changed since its version in `versions` (tables the
-        data was derived from: a write since would be lost)."""
-        with self._committing():
+        data was derived from: a write since would be lost). Not while an upkeep runs on the tables."""
+        with self._upkeeping(wait=True), self._committing():
             changed = [name for name, version in versions.items() if self.table(name).version != version]
             if changed:
                 raise StoreError(f"{self.uri}: {', '.join(changed)} changed while '{record.table}' was re-embedded; "
@@ -488,27 +494,88 @@ class Store:
 
     def maintain(self, tables: Sequence[str] | None = None) -> list[indexes.Maintenance]:
         """Create the indexes the tables lack, then compact them, merge new rows into their indexes and drop old
-        versions (`reelmind optimize`; writes do it every MAINTAIN_EVERY_COMMITS commits)."""
-        with self._committing():
-            return self._maintain(tables)
+        versions (`reelmind optimize`; writes start it in the background every MAINTAIN_EVERY_COMMITS commits).
+        Waits for an upkeep running in any process to finish first: one upkeep at a time per database."""
+        with self._upkeeping(wait=True):
+            done = self._maintain(tables)
+        if tables is None:
+            self._maintained_at = self._commits
+        return done
+
+    def wait_for_upkeep(self, timeout: float | None = None) -> list[indexes.Maintenance]:
+        """Wait for the background upkeep this process started, if one runs; returns what the last one did."""
+        thread = self._upkeep_thread
+        if thread is not None:
+            thread.join(timeout)
+        return self.last_upkeep
 
     def _maintain_if_due(self) -> None:
-        due = self._commits - self._maintained_at >= indexes.MAINTAIN_EVERY_COMMITS
+        """After a commit (under the commit lock): the indexes a table lacks altogether are created at once while
+        it is small (the first commit makes a full-text search possible); the scheduled upkeep (vector index
+        training, compaction, merging new rows into the indexes: seconds to minutes at 100k videos) runs in a
+        background thread, outside the commit lock, so no writer waits for it."""
         unchecked = [name for name in indexes.TEXT_INDEXES if name not in self._indexed]
-        if due:
+        if unchecked:
+            self._maintain(unchecked, optimize=False, train=False)
+        if self._commits - self._maintained_at >= indexes.MAINTAIN_EVERY_COMMITS:
             self._maintained_at = self._commits  # a failed upkeep is tried again after as many commits
-            self._maintain(None)
-        elif unchecked:
-            self._maintain(unchecked, optimize=False)
+            self._start_upkeep()
 
-    def _maintain(self, tables: Sequence[str] | None, optimize: bool = True) -> list[indexes.Maintenance]:
+    def _start_upkeep(self) -> None:
+        if self._upkeep_thread is not None and self._upkeep_thread.is_alive():
+            return  # one at a time: the rows committed meanwhile are the next one's
+        # Not a daemon: a process that exits waits for its upkeep (a killed one leaves no half of it, only
+        # uncommitted files that the next cleanup removes).
+        self._upkeep_thread = threading.Thread(target=self._background_upkeep, name="reelmind-upkeep")
+        self._upkeep_thread.start()
+
+    def _background_upkeep(self) -> None:
+        try:
+            with self._upkeeping(wait=False) as running:
+                if running:
+                    self.last_upkeep = self._maintain(None)
+        except (OSError, RuntimeError, ValueError) as exc:  # the videos are committed: upkeep can wait
+            LOG.warning("%s: upkeep failed, to be retried after more commits: %s", self.uri,
+                        " ".join(str(exc).split())[:200])
+
+    @contextmanager
+    def _upkeeping(self, wait: bool) -> Iterator[bool]:
+        """Hold the database's upkeep lock (across threads and, for a local database, processes); yields whether
+        it is held: without `wait`, False at once when another upkeep runs."""
+        if not self._upkeep_lock.acquire(blocking=wait):
+            yield False
+            return
+        try:
+            if "://" in self.uri:
+                yield True
+                return
+            lock_path = Path(self.uri) / UPKEEP_LOCK_NAME
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            with lock_path.open("a") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    yield False
+                    return
+                try:
+                    yield True
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            self._upkeep_lock.release()
+
+    def _maintain(self, tables: Sequence[str] | None, optimize: bool = True,
+                  train: bool = True) -> list[indexes.Maintenance]:
+        """Upkeep of the tables (default: every indexed one); `train` False leaves vector indexes for later."""
         done = []
         for name in tables or [n for n in indexes.TEXT_INDEXES if n in self.table_names()]:
-            table = self.table(name)
-            if table is None:
+            if name not in self.table_names():
                 continue
+            # Its own handle: commits go on while an upkeep runs, and the writers' handles stay theirs.
+            table = self.db.open_table(name)
             started, before = time.perf_counter(), len(table.list_versions()) if optimize else 0
-            missing = indexes.missing_indexes(name, table)
+            missing = [c for c in indexes.missing_indexes(name, table)
+                       if train or c not in indexes.VECTOR_INDEXES.get(name, ())]
             self._retry(indexes.create_indexes, name, table, missing)
             if optimize:
                 self._retry(indexes.optimize, table)
@@ -516,8 +583,6 @@ class Store:
             done.append(indexes.Maintenance(name, tuple(missing), before,
                                             len(table.list_versions()) if optimize else 0,
                                             round(time.perf_counter() - started, 3)))
-        if optimize and tables is None:
-            self._maintained_at = self._commits
         return done
 
     # -- reads --------------------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@ index's recall against an exact scan, and full-text matches in Chinese and Engli
 
 from __future__ import annotations
 
+import fcntl
+import threading
 from datetime import timedelta
 
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 from reelmind import indexes, registry
 from reelmind.records import SegmentRecord, VectorSpec
 from reelmind.search import search
-from reelmind.store import Store
+from reelmind.store import UPKEEP_LOCK_NAME, Store
 
 from helpers import settings_for, video_record
 
@@ -72,6 +74,7 @@ def test_optimize_compacts_and_drops_old_versions_after_n_commits(tmp_path, monk
     vector = np.full(E5.dim, 1 / np.sqrt(E5.dim), np.float32)
     for i in range(19):
         _write(store, f"v{i}", f"video {i}", vector, [(f"words {i}", vector)])
+    assert [m.table for m in store.wait_for_upkeep()] == ["videos", "segments", "frames"]  # in the background
     segments = store.table("segments")
     # the 10th commit optimized: its older versions went (19 commits, each a version, plus the indexes' own)
     assert len(segments.list_versions()) < 19
@@ -81,6 +84,49 @@ def test_optimize_compacts_and_drops_old_versions_after_n_commits(tmp_path, monk
     assert store.table("segments").count_rows() == 19 and store.table("videos").count_rows() == 19
     have = {tuple(i.columns)[0] for i in store.table("videos").list_indices()}
     assert set(indexes.SCALAR_INDEXES["videos"]) | {"document"} <= have
+
+
+def test_upkeep_runs_beside_the_writers_who_never_wait_for_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(indexes, "MAINTAIN_EVERY_COMMITS", 2)
+    release, entered = threading.Event(), threading.Event()
+    real_optimize = indexes.optimize
+
+    def held_optimize(table, keep_versions_for=None):  # the real upkeep, once the test lets it go on
+        entered.set()
+        release.wait(60)
+        real_optimize(table, keep_versions_for)
+
+    monkeypatch.setattr(indexes, "optimize", held_optimize)
+    store = Store(str(tmp_path / "db"))
+    vector = np.full(E5.dim, 1 / np.sqrt(E5.dim), np.float32)
+    for i in range(2):
+        _write(store, f"v{i}", f"video {i}", vector, [(f"word{i}", vector)])
+    assert entered.wait(30)  # the second commit started the upkeep
+    for i in range(2, 6):  # commits go on while it runs, and are found at once (not yet in any index)
+        _write(store, f"v{i}", f"video {i}", vector, [(f"word{i}", vector)])
+    assert store._upkeep_thread.is_alive()
+    assert len(store.nearest("segments", "vector", vector, 10)) == 6
+    assert [r["video_id"] for r in store.matches("segments", "text", "word5", 10, columns=["video_id"])] == ["v5"]
+    release.set()
+    assert [m.table for m in store.wait_for_upkeep(60)] == ["videos", "segments", "frames"]
+    assert store.table("segments").count_rows() == 6
+
+
+def test_one_upkeep_at_a_time_per_database_across_processes(tmp_path, monkeypatch):
+    monkeypatch.setattr(indexes, "MAINTAIN_EVERY_COMMITS", 2)
+    store = Store(str(tmp_path / "db"))
+    vector = np.full(E5.dim, 1 / np.sqrt(E5.dim), np.float32)
+    _write(store, "v0", "video 0", vector, [("words", vector)])
+    with (tmp_path / "db" / UPKEEP_LOCK_NAME).open("a") as other:  # another process's upkeep, as it holds it
+        fcntl.flock(other, fcntl.LOCK_EX)
+        for i in (1, 2):
+            _write(store, f"v{i}", f"video {i}", vector, [("words", vector)])
+        assert store.wait_for_upkeep(30) == []  # the upkeep due at the second commit gave way
+        fcntl.flock(other, fcntl.LOCK_UN)
+    assert store.table("segments").stats()["fragment_stats"]["num_fragments"] == 3
+    assert {m.table for m in store.maintain()} == {"videos", "segments", "frames"}
+    # the two fragments added after the full-text index was made are compacted into one
+    assert store.table("segments").stats()["fragment_stats"]["num_fragments"] == 2
 
 
 def test_words_are_matched_in_chinese_and_english_where_meaning_misses(tmp_path, e5):
