@@ -364,18 +364,21 @@ class HybridRecommender(Recommender):
             started = time.perf_counter()
             chosen: dict[str, float] = {}
             trials = []
-            best = None
+            best, quality = None, -np.inf
             for param, values in grids:
                 if param not in self.components[name].param_names():
                     continue
                 scored = []
                 for value in values:
                     value = value * chosen[RELATIVE[param]] if param in RELATIVE else value
+                    if best is not None and best.get_params()[param] == value:  # the last step's winner: no refit
+                        scored.append((quality, value, best))
+                        continue
                     model = self.components[name].clone(**chosen, **{param: value}) \
                         .fit(train, self.items, self.user_texts)
-                    quality = _warm_ndcg(model, train, rows, relevant)
-                    trials.append({**chosen, param: value, "warm_ndcg@20": round(quality, 4)})
-                    scored.append((quality, value, model))
+                    trials.append({**chosen, param: value,
+                                   "warm_ndcg@20": round(_warm_ndcg(model, train, rows, relevant), 4)})
+                    scored.append((trials[-1]["warm_ndcg@20"], value, model))
                     del model
                 quality, chosen[param], best = max(scored, key=lambda t: t[0])
                 del scored
