@@ -140,7 +140,7 @@ def search(query: str, settings: Settings, k: int = 5, filters: SearchFilters | 
     # The word search runs while the query is embedded, the vector searches once it is. Words are looked up in
     # the documents (which hold every transcript and on-screen word); the moments holding them are looked up
     # afterwards among the videos shown only, so no search by words runs over all segments and frames.
-    worded = _POOL.submit(store.matches, "videos", "document", query, n, scope.videos, ["id", "rev"])
+    worded = _POOL.submit(store.matches, "videos", "document", query, n, scope.videos, DOCUMENT_COLUMNS)
     q = text_model.embed_queries([query])[0]
     documents = _POOL.submit(store.nearest, "videos", "text_vector", q, n, scope.videos, False, DOCUMENT_COLUMNS)
     moments = [(kind, _POOL.submit(store.nearest, table, column, q, many, scope.children, False, columns))
@@ -154,8 +154,10 @@ def search(query: str, settings: Settings, k: int = 5, filters: SearchFilters | 
     documents, worded = documents.result(), worded.result()
     moments = [(kind, row) for kind, future in moments for row in future.result()]
 
-    committed = store.video_revisions([r["id"] for r in documents + worded] + [r["video_id"] for _, r in moments],
-                                      READ_MAX_AGE_S)
+    # A video's own row is its commit: the rows found in `videos` are committed ones, and only the videos found by
+    # a moment alone are looked up.
+    committed = {r["id"]: r for r in documents + worded}
+    committed |= store.video_revisions({r["video_id"] for _, r in moments} - committed.keys(), READ_MAX_AGE_S)
     if scope.postfilter and committed:
         allowed = {r["id"] for r in store.rows(VideoRecord, ["id"], f"({scope.videos}) AND id IN {sql_in(committed)}",
                                                READ_MAX_AGE_S)}

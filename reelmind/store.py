@@ -230,7 +230,7 @@ class Store:
                     f"run: {REINDEX_COMMAND.format(uri=uri)}")
 
     def check_query_model(self, table_name: str, column: str, model_id: str, dim: int) -> None:
-        table = self.table(table_name)
+        table = self.table(table_name, READ_MAX_AGE_S)
         spec = vector_specs(table).get(column) if table is not None else None
         if spec and (spec.model_id, spec.dim) != (model_id, dim):
             raise StoreError(f"table '{table_name}' column '{column}' was embedded with {spec.model_id} "
