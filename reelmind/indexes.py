@@ -33,6 +33,9 @@ SCALAR_INDEXES: dict[str, dict[str, type]] = {
                "published_at": BTree},
     "segments": {"video_id": BTree},
     "frames": {"video_id": BTree},
+    # a user's on-demand request reads their stored picks and their events (maintained by the recommend run)
+    "events": {"user_id": BTree},
+    "recommendations": {"user_id": BTree},
 }
 # The words each table is found by in a full-text search.
 TEXT_INDEXES: dict[str, str] = {"videos": "document", "segments": "text", "frames": "ocr_text"}
