@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from reelmind.recsys.data import Interactions, Items, event_weight
 from reelmind.recsys.saving import SavedModel
 from reelmind.store import Store, sql_str
 
+LOG = logging.getLogger(__name__)
 # The `models` row that on-demand requests are served from.
 MODEL_NAME = "recommender"
 # Before a new model is saved, the `models` table's older versions are deleted (each holds a whole model), except the
@@ -125,6 +127,8 @@ def database_of(store: Store) -> str:
 
 def fit(settings: Settings, model: str = "hybrid") -> FittedModel:
     store = Store.open(settings.db)
+    if store.table(EventRecord.table) is not None:
+        _index(store, EventRecord.table)  # its user_id index, for on-demand requests (and compaction)
     items = load_catalog(store)
     interactions, texts, active = load_feedback(store, items)
     if interactions.n_users == 0:
@@ -189,7 +193,19 @@ def write_recommendations(store: Store, fitted: FittedModel, k: int) -> int:
     rows = [RecommendationRecord(str(user), rank, r.item_id, float(r.score), r.reason, r.source, fitted.version, now)
             for user, picks in recs.items() for rank, r in enumerate(picks, 1)]
     written = store.replace(RecommendationRecord, rows, precondition=lambda: saved_version(store) == fitted.version)
+    if written:
+        _index(store, RecommendationRecord.table)  # the overwrite has no index: a user's picks by user_id
     return len(rows) if written else 0
+
+
+def _index(store: Store, table: str) -> None:
+    """Create the table's missing indexes and compact it (reelmind.indexes). An index lost to a concurrent write
+    (another run's overwrite) only makes reads slower until the next run: logged, not raised."""
+    try:
+        store.maintain([table])
+    except (OSError, RuntimeError, ValueError) as exc:
+        LOG.warning("%s: indexing %s failed, reads scan it until the next run: %s", store.uri, table,
+                    " ".join(str(exc).split())[:200])
 
 
 def saved_version(store: Store) -> str | None:

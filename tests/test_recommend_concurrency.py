@@ -63,3 +63,6 @@ def test_a_run_overtaken_by_a_newer_one_leaves_its_picks_unwritten(tmp_path):
     assert recommend.write_recommendations(store, runs["a"], k=2) == 0
     assert {p["model_version"] for p in store.rows(RecommendationRecord)} == {"b"}
     assert recommend.saved_version(store) == "b"
+    # the written picks are indexed by user (an on-demand request reads one user's)
+    indexed = {tuple(i.columns) for i in store.table(RecommendationRecord.table).list_indices()}
+    assert ("user_id",) in indexed
