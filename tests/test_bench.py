@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -35,6 +36,11 @@ def test_bench_search_builds_measures_and_writes_json(tmp_path, capsys):
     path = tmp_path / "bench.json"
     bench.write_json(result, str(path))
     assert json.loads(path.read_text())["videos"] == 40
+
+    with pytest.raises(ValueError, match="already holds a catalogue: pass --reuse"):
+        bench.run(["search"], options, say=lambda line: None)
+    again = bench.run(["search"], replace(options, reuse=True), say=lambda line: None)  # measured as it is
+    assert again["videos"] == 40 and "store_ms_per_video_last" not in again and again["search_answered"] == 4
 
 
 @pytest.mark.parametrize("part", ["ingest", "recommend"])
