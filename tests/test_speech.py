@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
 import jiwer
@@ -42,23 +43,61 @@ def test_jfk_word_error_rate(backend, tmp_path):
 
 
 @pytest.mark.slow  # the shared real media
-def test_long_speech_is_decoded_in_batches_with_sentence_sized_moments(tmp_path, monkeypatch):
+def test_long_speech_is_decoded_in_chunks_with_sentence_sized_moments(tmp_path):
     import numpy as np
 
-    from reelmind.speech import BATCH_MIN_SPEECH_S
+    from reelmind.speech import WINDOW_S
 
-    model = whisper("faster-whisper")
-    calls = []
-    batched = model.batched.transcribe
-    monkeypatch.setattr(model.batched, "transcribe", lambda *a, **k: calls.append(k["batch_size"]) or batched(*a, **k))
     jfk = samples_of("jfk.flac", tmp_path)
-    repeats = int(BATCH_MIN_SPEECH_S // 8) + 1  # about 8 s of the 11 are speech
-    transcript = model.transcribe(np.concatenate([jfk] * repeats), languages=("en", "zh"))
-    assert calls, "the batched pipeline was not used"
+    repeats = 8  # 88 s, about 64 s of speech: three chunks
+    transcript = whisper("faster-whisper").transcribe(np.concatenate([jfk] * repeats), languages=("en", "zh"))
+    assert transcript.language == "en"
     assert wer(" ".join([JFK] * repeats), transcript.text) <= 0.10, transcript.text
     starts = [s.start for s in transcript.segments]
     assert starts == sorted(starts) and transcript.segments[-1].end <= 11.5 * repeats
-    assert len(transcript.segments) >= repeats and max(s.end - s.start for s in transcript.segments) <= 30.5
+    assert len(transcript.segments) >= repeats and max(s.end - s.start for s in transcript.segments) <= WINDOW_S + 0.5
+
+
+@pytest.mark.slow  # the shared real media
+def test_files_transcribed_at_once_share_batches_and_get_their_own_transcripts(tmp_path):
+    """Concurrent callers (the ingest flow's files in flight) are decoded together, each in its own language, with
+    the transcripts they get alone."""
+    model = whisper("faster-whisper")
+    clips = {"jfk.flac": "en", "chinese_zijide_jiao.flac": "zh", "multilingual.mp3": None}
+    samples = {name: samples_of(name, tmp_path / name.split(".")[0]) for name in clips}
+    samples["multilingual.mp3"] = samples["multilingual.mp3"][:16000 * 40]
+    alone = {name: model.transcribe(audio, languages=("en", "zh")) for name, audio in samples.items()}
+
+    sizes = []
+    decode = model.chunks._batcher._run
+    model.chunks._batcher._run = lambda chunks: sizes.append(len(chunks)) or decode(chunks)
+    with ThreadPoolExecutor(len(samples)) as pool:
+        together = dict(zip(samples, pool.map(lambda a: model.transcribe(a, languages=("en", "zh")),
+                                              samples.values())))
+    assert max(sizes) > 1, sizes
+    for name, language in clips.items():
+        assert together[name].language == alone[name].language
+        if language:
+            assert together[name].language == language
+        assert together[name].text == alone[name].text, name
+
+
+def test_a_window_that_stops_early_is_decoded_again_from_its_last_timestamp():
+    from reelmind.speech import timed_pieces
+
+    ts = 1000  # the first timestamp token: <|0.00|>; one step is 0.02 s
+
+    def t(seconds):
+        return ts + int(round(seconds / 0.02))
+
+    said_all = [t(0), 1, 2, t(4), t(4), 3, t(9)]
+    assert timed_pieces(said_all, ts, 0.02, 20.0) == ([(0.0, 4.0, [1, 2]), (4.0, 9.0, [3])], None)
+    stopped = [t(0), 1, 2, t(17), t(17)]  # 3 s of audio after 17 s left unsaid
+    assert timed_pieces(stopped, ts, 0.02, 20.0) == ([(0.0, 17.0, [1, 2])], 17.0)
+    open_piece = [t(0), 1, t(10), t(10), 2, 3]  # cut off mid-sentence: decoded again from 10 s
+    assert timed_pieces(open_piece, ts, 0.02, 20.0) == ([(0.0, 10.0, [1])], 10.0)
+    open_at_the_end = [t(0), 1, t(19.8), t(19.8), 2]  # too little audio left for a window of its own: kept
+    assert timed_pieces(open_at_the_end, ts, 0.02, 20.0) == ([(0.0, 19.8, [1]), (19.8, 20.0, [2])], None)
 
 
 @pytest.mark.slow  # the shared real media

@@ -1,0 +1,78 @@
+"""Work that many threads hand in, run in shared batches: group commit, for models as for databases.
+
+A caller queues its items and waits; whoever holds the lock runs the oldest queued items (up to `max_batch`) in one
+call, then again until the caller's own items are done. Items queued while a batch runs are taken by the next one,
+so under load the batches fill up, and a lone caller waits for nobody (no timer, no added latency).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class _Ticket(Generic[Item, Result]):
+    __slots__ = ("item", "result", "error", "done")
+
+    def __init__(self, item: Item) -> None:
+        self.item, self.result, self.error, self.done = item, None, None, False
+
+
+class GroupBatcher(Generic[Item, Result]):
+    def __init__(self, run: Callable[[list[Item]], Sequence[Result]], max_batch: int | None = None,
+                 between: Callable[[], None] = lambda: None) -> None:
+        """`run`: one result per item, in order. `between`: called in the caller's thread before each of its
+        turns at the lock (e.g. a time-limit check: what it raises ends that caller's wait, and its items still
+        queued are dropped)."""
+        self._run, self._max_batch, self._between = run, max_batch, between
+        self._queue: list[_Ticket] = []
+        self._queue_lock = threading.Lock()
+        self._leader_lock = threading.Lock()
+
+    def run_all(self, items: Sequence[Item]) -> list[Result]:
+        """The results of `items`, run in batches with whatever other threads queue meanwhile. An item whose
+        batch failed is run again alone, so one bad item fails only its own caller; its error is raised here."""
+        tickets = [_Ticket(item) for item in items]
+        with self._queue_lock:
+            self._queue.extend(tickets)
+        try:
+            for ticket in tickets:
+                while not ticket.done:
+                    self._between()
+                    with self._leader_lock:
+                        if not ticket.done:
+                            self._run_batch(self._take())
+        except BaseException:
+            mine = {id(t) for t in tickets}
+            with self._queue_lock:
+                self._queue = [t for t in self._queue if id(t) not in mine]
+            raise
+        for ticket in tickets:
+            if ticket.error is not None:
+                raise ticket.error
+        return [ticket.result for ticket in tickets]
+
+    def _take(self) -> list[_Ticket]:
+        with self._queue_lock:
+            n = len(self._queue) if self._max_batch is None else self._max_batch
+            batch, self._queue = self._queue[:n], self._queue[n:]
+        return batch
+
+    def _run_batch(self, batch: list[_Ticket]) -> None:
+        try:
+            results = self._run([t.item for t in batch])
+            for ticket, result in zip(batch, results, strict=True):
+                ticket.result = result
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+            else:  # find the item that failed: each alone
+                for ticket in batch:
+                    self._run_batch([ticket])
+        finally:
+            for ticket in batch:
+                ticket.done = True
