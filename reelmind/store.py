@@ -638,9 +638,7 @@ class Store:
         if exact:
             query = query.bypass_vector_index()
         elif self._has_index(table_name, table, column):
-            query = query.nprobes(indexes.NPROBES).ef(max(indexes.EF, indexes.EF_PER_RESULT * k))
-            if indexes.REFINE_FACTOR:
-                query = query.refine_factor(indexes.REFINE_FACTOR)
+            query = query.nprobes(indexes.NPROBES)
         if where:  # rows with no vector (null) are never returned
             query = query.where(where, prefilter=True)
         query = query.select([*(columns or self._plain_columns(table)), "_distance"])
