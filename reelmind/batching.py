@@ -65,14 +65,19 @@ class GroupBatcher(Generic[Item, Result]):
     def _run_batch(self, batch: list[_Ticket]) -> None:
         try:
             results = self._run([t.item for t in batch])
-            for ticket, result in zip(batch, results, strict=True):
-                ticket.result = result
         except Exception as exc:
             if len(batch) == 1:
                 batch[0].error = exc
             else:  # find the item that failed: each alone
                 for ticket in batch:
                     self._run_batch([ticket])
+        except BaseException as exc:  # an interrupt: no item is done, and every caller hears of it
+            for ticket in batch:
+                ticket.error = exc
+            raise
+        else:
+            for ticket, result in zip(batch, results, strict=True):
+                ticket.result = result
         finally:
             for ticket in batch:
                 ticket.done = True

@@ -22,7 +22,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,6 +31,7 @@ import pyarrow as pa
 from lancedb.query import FullTextOperator, MatchQuery
 
 from reelmind import indexes
+from reelmind.batching import GroupBatcher
 from reelmind.errors import StoreError
 from reelmind.records import (
     RECORDS,
@@ -117,10 +118,8 @@ class Store:
         self.db = lancedb.connect(uri, storage_options=storage_options)
         self._tables: dict[str, lancedb.table.Table] = {}
         self._write_lock = threading.Lock()
-        # Group commit (write_video): the queued writes, and the lock whose holder commits them.
-        self._queue: list[_PendingWrite] = []
-        self._queue_lock = threading.Lock()
-        self._leader_lock = threading.Lock()
+        # Group commit (write_video): writes queued by this process's threads share a commit.
+        self._group_commit = GroupBatcher(self._commit_queued)
         # Upkeep (reelmind.indexes): commits so far, at the last maintenance, and tables known to have their indexes;
         # the background upkeep running (or last run) and what it did.
         self._commits = 0
@@ -247,36 +246,27 @@ class Store:
         commit runs queue up and are committed together by the next one, so under load the videos finished in
         one commit's time share the next commit, and a lone writer waits for nobody. Returns the ids of the
         videos it removed."""
-        pending = _PendingWrite(video, tuple(segments), tuple(frames), dict(spaces))
-        with self._queue_lock:
-            self._queue.append(pending)
-        with self._leader_lock:
-            if not pending.done:
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                self._commit_queued(batch)
-        if pending.error is not None:
-            raise pending.error
-        return pending.removed
+        outcome = self._group_commit.run_all([_PendingWrite(video, tuple(segments), tuple(frames), dict(spaces))])[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
-    def _commit_queued(self, batch: list[_PendingWrite]) -> None:
-        """Commit the queued writes, one commit per table for each embedding-space set; each write gets its
-        result or the error that stopped its commit."""
+    def _commit_queued(self, batch: list[_PendingWrite]) -> list[list[str] | BaseException]:
+        """Commit the queued writes, one commit per table for each embedding-space set; each write's outcome is the
+        ids of the videos it removed, or the error that stopped its commit (raised to its caller alone: the
+        other sets' commits stand)."""
         groups: dict[str, list[_PendingWrite]] = {}
         for pending in batch:
             groups.setdefault(json.dumps({k: [v.model_id, v.dim] for k, v in pending.spaces.items()},
                                          sort_keys=True), []).append(pending)
+        outcomes: dict[int, list[str] | BaseException] = {}
         for group in groups.values():
             try:
                 removed = self.write_videos([(p.video, p.segments, p.frames) for p in group], group[0].spaces)
-                for pending in group:
-                    pending.removed = removed.get(pending.video.id, [])
-            except BaseException as exc:  # handed to the caller whose write it stopped, raised there
-                for pending in group:
-                    pending.error = exc
-            finally:
-                for pending in group:
-                    pending.done = True
+                outcomes |= {id(p): removed.get(p.video.id, []) for p in group}
+            except Exception as exc:  # handed to the callers whose write it stopped, raised there
+                outcomes |= {id(p): exc for p in group}
+        return [outcomes[id(p)] for p in batch]
 
     def write_videos(self, items: Sequence[tuple[VideoRecord, Sequence[SegmentRecord], Sequence[FrameRecord]]],
                      spaces: Mapping[str, VectorSpec]) -> dict[str, list[str]]:
@@ -679,16 +669,13 @@ class Store:
         return [FailureRecord.from_row(r) for r in self.rows(FailureRecord)]
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True, eq=False)
 class _PendingWrite:
-    """One caller's video waiting in the group-commit queue, and, once committed, its outcome."""
+    """One caller's video waiting in the group-commit queue."""
     video: VideoRecord
     segments: tuple[SegmentRecord, ...]
     frames: tuple[FrameRecord, ...]
     spaces: dict[str, VectorSpec]
-    done: bool = False
-    removed: list[str] = field(default_factory=list)
-    error: BaseException | None = None
 
 
 def _now() -> datetime:
