@@ -394,10 +394,12 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
+    # No score column: a pick's score is the model's internal fusion of standardised parts (it can be negative and
+    # means nothing across users); the rank and the reason say what a reader needs. --json keeps it.
     table = _table(f"Recommendations for {args.user}" + (f" ({out[0]['computed']})" if out else ""),
-                   ("#", "title", "why", "score"))
+                   ("#", "title", "why"))
     for p in out:
-        _add_row(table, p["rank"], p["title"], p["reason"], f"{p['score']:.3f}")
+        _add_row(table, p["rank"], p["title"], p["reason"])
     _console().print(table if out else "no recommendations (no videos?)")
     return 0
 

@@ -106,6 +106,7 @@ def test_recommend_table_shows_markup_as_text(markup_db, capsys):
     assert main(["recommend", "--user", "[bold]newcomer", "--db", markup_db]) == 0
     out = capsys.readouterr().out
     assert "[bold]newcomer" in out and MARKUP_TITLE in out and "[reverse]styled" in out
+    assert "why" in out and "score" not in out  # the model's internal score is for --json, not for people
 
 
 def test_ingest_summary_shows_markup_as_text(capsys):
