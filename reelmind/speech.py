@@ -207,8 +207,10 @@ class ChunkDecoder:
         clips = [{"start": int(start * SAMPLE_RATE), "end": int(end * SAMPLE_RATE)} for start, end in regions]
         audio, metadata = collect_chunks(samples, clips, SAMPLE_RATE, max_duration=WINDOW_S)
         file = _FileSpeech(tuple(languages))
+        # (collect_chunks starts with an empty chunk when the first stretch alone fills a window)
+        pieces = [(piece, meta) for piece, meta in zip(audio, metadata) if len(piece)]
         chunks = [_Chunk(file, i == 0, piece, meta["offset"], meta["duration"])
-                  for i, (piece, meta) in enumerate(zip(audio, metadata))]
+                  for i, (piece, meta) in enumerate(pieces)]
         segments = []
         while chunks:
             tails = []
