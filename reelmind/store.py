@@ -54,8 +54,10 @@ UPGRADE_COMMAND = "reelmind upgrade --db {uri}"
 REINDEX_COMMAND = "reelmind reindex --db {uri}"
 # In a local database's folder: held while a video is committed (LanceDB lists only `*.lance` folders as tables).
 COMMIT_LOCK_NAME = ".reelmind-commit.lock"
-# In a local database's folder: held by the one upkeep (reelmind.indexes) running on the database, in any process.
-UPKEEP_LOCK_NAME = ".reelmind-upkeep.lock"
+# In a local database's folder, one per table: held by the one upkeep (reelmind.indexes) running on that table, in
+# any process. Per table, not per database: LanceDB commits per table, and the recommend run's upkeep of `events`
+# should not wait behind minutes of merging new segments into their full-text index.
+UPKEEP_LOCK_NAME = ".reelmind-upkeep-{table}.lock"
 # Values per `IN (...)` filter: long enough to batch, short enough for LanceDB's SQL planner.
 FILTER_CHUNK = 1_000
 # Videos per stale-revision sweep filter: one `(video_id = .. AND rev != ..)` term each.
@@ -126,7 +128,8 @@ class Store:
         self._maintained_at = 0
         self._indexed: set[str] = set()
         self._upkeep_thread: threading.Thread | None = None
-        self._upkeep_lock = threading.Lock()
+        self._upkeep_locks: dict[str, threading.Lock] = {}
+        self._upkeep_locks_lock = threading.Lock()
         self.last_upkeep: list[indexes.Maintenance] = []
         self._index_cache: dict[tuple[str, int], set[tuple[str, bool]]] = {}
         self._checked_at: dict[str, float] = {}  # when each table was last checked for newer versions
@@ -448,7 +451,7 @@ class Store:
         """Replace the record's table by `data`, whose schema may differ (another model's vectors), in one commit
         made while no video is committed; refused if a table changed since its version in `versions` (tables the
         data was derived from: a write since would be lost). Not while an upkeep runs on the tables."""
-        with self._upkeeping(wait=True), self._committing():
+        with self._upkeeping(record.table, wait=True), self._committing():
             changed = [name for name, version in versions.items() if self.table(name).version != version]
             if changed:
                 raise StoreError(f"{self.uri}: {', '.join(changed)} changed while '{record.table}' was re-embedded; "
@@ -485,9 +488,11 @@ class Store:
     def maintain(self, tables: Sequence[str] | None = None) -> list[indexes.Maintenance]:
         """Create the indexes the tables lack, then compact them, merge new rows into their indexes and drop old
         versions (`reelmind optimize`; writes start it in the background every MAINTAIN_EVERY_COMMITS commits).
-        Waits for an upkeep running in any process to finish first: one upkeep at a time per database."""
-        with self._upkeeping(wait=True):
-            done = self._maintain(tables)
+        Waits for an upkeep of the same table running in any process to finish first: one at a time per table."""
+        done = []
+        for name in tables or self._indexed_tables():
+            with self._upkeeping(name, wait=True):
+                done += self._maintain([name])
         if tables is None:
             self._maintained_at = self._commits
         return done
@@ -521,25 +526,30 @@ class Store:
 
     def _background_upkeep(self) -> None:
         try:
-            with self._upkeeping(wait=False) as running:
-                if running:
-                    self.last_upkeep = self._maintain(None)
+            done = []
+            for name in self._indexed_tables():  # a table another upkeep holds is skipped: its rows are next
+                with self._upkeeping(name, wait=False) as running:
+                    if running:
+                        done += self._maintain([name])
+            self.last_upkeep = done
         except (OSError, RuntimeError, ValueError) as exc:  # the videos are committed: upkeep can wait
             LOG.warning("%s: upkeep failed, to be retried after more commits: %s", self.uri,
                         " ".join(str(exc).split())[:200])
 
     @contextmanager
-    def _upkeeping(self, wait: bool) -> Iterator[bool]:
-        """Hold the database's upkeep lock (across threads and, for a local database, processes); yields whether
-        it is held: without `wait`, False at once when another upkeep runs."""
-        if not self._upkeep_lock.acquire(blocking=wait):
+    def _upkeeping(self, table: str, wait: bool) -> Iterator[bool]:
+        """Hold the table's upkeep lock (across threads and, for a local database, processes); yields whether it
+        is held: without `wait`, False at once when another upkeep of the table runs."""
+        with self._upkeep_locks_lock:
+            lock = self._upkeep_locks.setdefault(table, threading.Lock())
+        if not lock.acquire(blocking=wait):
             yield False
             return
         try:
             if "://" in self.uri:
                 yield True
                 return
-            lock_path = Path(self.uri) / UPKEEP_LOCK_NAME
+            lock_path = Path(self.uri) / UPKEEP_LOCK_NAME.format(table=table)
             lock_path.parent.mkdir(parents=True, exist_ok=True)
             with lock_path.open("a") as handle:
                 try:
@@ -552,13 +562,17 @@ class Store:
                 finally:
                     fcntl.flock(handle, fcntl.LOCK_UN)
         finally:
-            self._upkeep_lock.release()
+            lock.release()
+
+    def _indexed_tables(self) -> list[str]:
+        """The tables an upkeep with no tables named keeps: those with words to index, that exist."""
+        return [name for name in indexes.TEXT_INDEXES if name in self.table_names()]
 
     def _maintain(self, tables: Sequence[str] | None, optimize: bool = True,
                   train: bool = True) -> list[indexes.Maintenance]:
         """Upkeep of the tables (default: every indexed one); `train` False leaves vector indexes for later."""
         done = []
-        for name in tables or [n for n in indexes.TEXT_INDEXES if n in self.table_names()]:
+        for name in tables or self._indexed_tables():
             if name not in self.table_names():
                 continue
             # Its own handle: commits go on while an upkeep runs, and the writers' handles stay theirs.

@@ -3,6 +3,7 @@ index's recall against an exact scan, and full-text matches in Chinese and Engli
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import threading
 from datetime import timedelta
@@ -112,21 +113,36 @@ def test_upkeep_runs_beside_the_writers_who_never_wait_for_it(tmp_path, monkeypa
     assert store.table("segments").count_rows() == 6
 
 
-def test_one_upkeep_at_a_time_per_database_across_processes(tmp_path, monkeypatch):
+def test_one_upkeep_at_a_time_per_table_across_processes(tmp_path, monkeypatch):
     monkeypatch.setattr(indexes, "MAINTAIN_EVERY_COMMITS", 2)
     store = Store(str(tmp_path / "db"))
     vector = np.full(E5.dim, 1 / np.sqrt(E5.dim), np.float32)
     _write(store, "v0", "video 0", vector, [("words", vector)])
-    with (tmp_path / "db" / UPKEEP_LOCK_NAME).open("a") as other:  # another process's upkeep, as it holds it
-        fcntl.flock(other, fcntl.LOCK_EX)
+    with contextlib.ExitStack() as others:  # another process's upkeep of every table, as it holds their locks
+        for table in indexes.TEXT_INDEXES:
+            other = others.enter_context((tmp_path / "db" / UPKEEP_LOCK_NAME.format(table=table)).open("a"))
+            fcntl.flock(other, fcntl.LOCK_EX)
         for i in (1, 2):
             _write(store, f"v{i}", f"video {i}", vector, [("words", vector)])
-        assert store.wait_for_upkeep(30) == []  # the upkeep due at the second commit gave way
-        fcntl.flock(other, fcntl.LOCK_UN)
+        assert store.wait_for_upkeep(30) == []  # the upkeep due at the second commit gave way on every table
     assert store.table("segments").stats()["fragment_stats"]["num_fragments"] == 3
     assert {m.table for m in store.maintain()} == {"videos", "segments", "frames"}
     # the two fragments added after the full-text index was made are compacted into one
     assert store.table("segments").stats()["fragment_stats"]["num_fragments"] == 2
+
+
+def test_an_upkeep_of_one_table_does_not_wait_for_another_tables(tmp_path):
+    """The recommend run's upkeep of its own tables goes on while an ingest's upkeep holds the segments."""
+    store = Store(str(tmp_path / "db"))
+    vector = np.full(E5.dim, 1 / np.sqrt(E5.dim), np.float32)
+    _write(store, "v0", "video 0", vector, [("words", vector)])
+    with (tmp_path / "db" / UPKEEP_LOCK_NAME.format(table="segments")).open("a") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)  # a long upkeep of the segments, in another process
+        done = []
+        worker = threading.Thread(target=lambda: done.extend(store.maintain(["videos"])))
+        worker.start()
+        worker.join(30)
+        assert [m.table for m in done] == ["videos"]
 
 
 def test_words_are_matched_in_chinese_and_english_where_meaning_misses(tmp_path, e5):
