@@ -37,13 +37,13 @@ def test_a_draw_served_with_exploration_gives_the_last_place_to_the_best_matchin
     quiet = draw.served(scores, 0.0, 0, 1)
     place_20 = 1 / np.log2(21)
     ideal_2 = 1 + 1 / np.log2(3)
-    assert quiet["reach"] == 0
+    assert quiet["reach"] == quiet["explored"] == 0
     assert np.isclose(quiet["warm_recall"], 1.0)  # every user's warm positive is in their 20
     assert np.isclose(quiet["mixed_ndcg"], (place_20 / ideal_2 + 3 * 1.0) / 4)
     # users 0 and 3 draw below 0.1: their 20th place goes to new item 20 (content 0.9 >= their bar 0.8, item 21
     # is below it); user 0 loses warm item 19 and gains new item 20 at the same place
     explored = draw.served(scores, 0.1, 0, 1)
-    assert explored["reach"] == 0.5
+    assert explored["reach"] == explored["explored"] == 0.5
     assert np.isclose(explored["warm_recall"], 3 / 4)
     assert np.isclose(explored["mixed_ndcg"], quiet["mixed_ndcg"])
     assert draw.served(scores, 1.0, 0, 1)["reach"] == 1.0
@@ -61,11 +61,16 @@ def test_the_fitted_hybrid_chooses_exploration_on_validation_and_keeps_the_choic
     decision = model.report()["stages"]["exploration"]
     searched = decision["searched"]
     assert {t["users"] for t in searched} == set(EXPLORE_USER_GRID)
-    assert all(0 <= t["reach_min"] <= t["reach"] <= 1 for t in searched)
+    assert all(0 <= t["reach_min"] <= t["reach"] <= 1 and 0 <= t["explored_min"] <= t["explored"] <= t["reach"]
+               for t in searched)
     assert decision["why"] and model.exploring == {"users": decision["users"], "quantile": decision["quantile"]}
     assert decision["users"] in EXPLORE_USER_GRID and decision["quantile"] in EXPLORE_QUANTILES
     if decision["kept"]:
         assert decision["warm_recall_gain"] >= 0 and decision["mixed_ndcg_gain"] >= 0
+    reaching = [t for t in searched if t["explored_min"] >= 0.1 and t["beats_best_single"]]
+    if reaching:  # the target is met by exploration itself, at the least cost in warm Recall
+        assert decision["explored_min"] >= 0.1
+        assert decision["warm_recall_gain"] == max(t["warm_recall_gain"] for t in reaching)
     exploring = [model.explores(r) for r in range(inter.n_users)]
     assert abs(np.mean(exploring) - decision["users"]) <= 0.15
     assert model.explores(-1)  # a new user always explores

@@ -60,6 +60,33 @@ def planted_tastes(n_users: int = 240, per_taste: int = 50, tastes: int = 4, see
     return Interactions.from_records(records, item_ids=items.ids), items, taste, group
 
 
+def test_the_recent_features_tell_what_a_user_is_into_now_from_their_whole_history():
+    """A user who watched 20 items of taste 0 long ago and 5 of taste 1 lately: an unwatched taste-1 item owes
+    its EASE score and its content match to their latest positives, a taste-0 item does not (RECENT_ITEMS is 5)."""
+    from reelmind.recsys.cf import EASERecommender
+    from reelmind.recsys.content import ContentRecommender
+
+    inter, items, _taste, group = planted_tastes(n_users=160)
+    then, lately = np.flatnonzero(group == 0)[:20], np.flatnonzero(group == 1)[:5]
+    cols = np.concatenate([then, lately])
+    times = np.concatenate([1_600_000_000 + DAY * np.arange(20), 1_700_000_000 + DAY * np.arange(5)])
+    inter = inter.with_user("drifter", cols, np.ones(25), times)
+    row = inter.user_index["drifter"]
+    models = {"ease": EASERecommender(l2=10.0).fit(inter, items), "content": ContentRecommender().fit(inter, items)}
+    candidates = np.array([[np.flatnonzero(group == 0)[30], np.flatnonzero(group == 1)[30]]])
+    static = rerank.static_features(models, np.array([row]), candidates, inter.item_counts(),
+                                    np.diff(inter.positive().indptr))
+    recent_link = static[0, :, rerank.STATIC.index("recent_link")]
+    recent_text = static[0, :, rerank.STATIC.index("closest_recent_text")]
+    closest_text = static[0, :, rerank.STATIC.index("closest_watched_text")]
+    assert recent_link[1] > recent_link[0] and recent_text[1] > recent_text[0] + 0.5
+    assert abs(closest_text[1] - closest_text[0]) < 0.2  # the whole history matches both tastes alike
+    newcomer = rerank.static_features(models, np.array([-1]), candidates, inter.item_counts(),
+                                      np.diff(inter.positive().indptr))
+    assert np.isnan(newcomer[0, :, [rerank.STATIC.index("recent_link"),
+                                    rerank.STATIC.index("closest_recent_text")]]).all()  # no history: no opinion
+
+
 @pytest.fixture(scope="module")
 def planted():
     inter, items, taste, group = planted_tastes(n_users=160)

@@ -70,3 +70,19 @@ def test_metrics_on_a_known_ranking():
     assert ndcg_at_k(ranked, relevant, 2) == pytest.approx(((1 / np.log2(3)) / (1 + 1 / np.log2(3)) + 1) / 2)
     assert recall_at_k(ranked, [set(), set()], 2) == 0.0
     assert coverage(ranked, 10) == pytest.approx(4 / 10)  # 0, 1, 2 and 5; padding is no item
+
+
+def test_a_latest_share_holds_out_each_users_latest_positives_and_the_rest_at_random():
+    inter = log(n_users=40, n_items=60, per_user=20)
+    s = split(inter, SplitOptions(held_fraction=0.4, latest_share=0.5), seed=3)
+    random_parts = []
+    for row in range(inter.n_users):
+        times = dict(zip(inter.last_seen[row].indices.tolist(), inter.last_seen[row].data.tolist()))
+        by_time = sorted(times, key=times.get)
+        assert len(s.held_warm[row]) == 8
+        assert set(by_time[-4:]) <= s.held_warm[row]  # the latest four: half of the eight held out
+        random_parts.append(frozenset(s.held_warm[row] - set(by_time[-4:])))
+        assert all(c in by_time[:-4] for c in random_parts[-1])
+    # the other half is drawn, not the next-latest: it is spread over the earlier positives
+    assert any(part != frozenset(by_time[-8:-4]) for part in random_parts)
+    assert split(inter, SplitOptions(held_fraction=0.4, latest_share=0.5), seed=3).held_warm == s.held_warm

@@ -131,15 +131,20 @@ class ContentRecommender(Recommender):
                 f"matches your interest in {title_of(self.items, watched[best])}"
                 for words, history, best in zip(by_words, by_history.T, closest)]
 
-    def closest_watched(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Per (user, candidate column): cosine of the candidate to the closest item the user watched; NaN for a
-        user with no history."""
-        out = np.full(cols.shape, np.nan, np.float32)
+    def closest_watched(self, rows: np.ndarray, cols: np.ndarray, recent: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per (user, candidate column): cosine of the candidate to the closest item the user watched, and to the
+        closest of their `recent` latest positives; NaN for a user with no history."""
+        closest = np.full(cols.shape, np.nan, np.float32)
+        latest = np.full(cols.shape, np.nan, np.float32)
         for u, row in enumerate(rows):
             watched = self.X[row].indices if row >= 0 else ()
             if len(watched):
-                out[u] = (self.V[cols[u]] @ self.V[watched].T).max(axis=1)
-        return out
+                sims = self.V[cols[u]] @ self.V[watched].T
+                closest[u] = sims.max(axis=1)
+                lately = np.isin(watched, self.interactions.latest_positives(row, recent))
+                if lately.any():
+                    latest[u] = sims[:, lately].max(axis=1)
+        return closest, latest
 
     def item_similarity(self, col: int) -> np.ndarray:
         return (self.V @ self.V[col]).astype(np.float32)

@@ -284,6 +284,13 @@ class Interactions:
         m.eliminate_zeros()
         return m
 
+    def latest_positives(self, row: int, n: int) -> np.ndarray:
+        """Columns of user `row`'s `n` latest positives, latest first: what they are into now."""
+        start, end = self.matrix.indptr[row], self.matrix.indptr[row + 1]
+        positive = self.matrix.data[start:end] > 0  # matrix and last_seen share one structure
+        cols, times = self.matrix.indices[start:end][positive], self.last_seen.data[start:end][positive]
+        return cols[np.argsort(-times, kind="stable")[:n]]
+
     def seen(self, row: int) -> np.ndarray:
         """Column indices of everything user `row` has interacted with, skips included."""
         return self.matrix.indices[self.matrix.indptr[row]:self.matrix.indptr[row + 1]]

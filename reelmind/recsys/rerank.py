@@ -4,8 +4,10 @@ The first stage (a linear fusion of standardised component scores, or the best s
 one number. The second stage looks at each candidate through every component at once: each model's score, its
 per-user z-score and its place in the pool, the strongest item-item link that put it there (EASE), how close its
 text is to something the user watched, how popular it is, how active the user is, whether nobody has watched it
-yet. Trees learn what a weighted sum cannot: a niche item's modest EASE score means more for a heavy user than for
-a light one, and a new item's content match means something different from a watched item's.
+yet, and how much of its EASE score and content match it owes to the user's latest few items (what they are into
+now, against everything they ever watched). Trees learn what a weighted sum cannot: a niche item's modest EASE
+score means more for a heavy user than for a light one, and a new item's content match means something different
+from a watched item's.
 
 The pool is the same at validation and at serving: each user's best `POOL_PER_SOURCE` items by each of
 `POOL_SOURCES` (among the items they may be offered), plus the `NEW_ITEM_POOL` new items content likes best, merged
@@ -39,6 +41,10 @@ TREE_COUNTS = (25, 50, 100, 200)
 # other work two threads trained a small ranker 20x slower than one (33 ms a tree against ~1.5 ms here).
 RANKER_THREADS = 1
 COMPONENT_FEATURES = ("score", "z", "rank")
+# A user's latest positives that stand for what they are into now (a sitting's worth: set, not tuned). Next to the
+# whole history's scores they let the ranker weigh "what next" against "what else"; it learns how much from the
+# validation draws, whose held-out positives are part latest, part random (reelmind.recsys.hybrid).
+RECENT_ITEMS = 5
 CONTEXT_FEATURES = (
     "first_stage_rank",       # log1p of the candidate's place in the pool by the first stage
     "item_log_interactions",  # log1p of how many users interacted with it
@@ -47,6 +53,8 @@ CONTEXT_FEATURES = (
     "strongest_link",         # EASE: the largest single term of its score (the "because you watched" item's)
     "link_count",             # EASE: how many of the user's items point to it with weight > LINK_MIN
     "closest_watched_text",   # content: cosine of its vector to the nearest item the user watched
+    "recent_link",            # EASE: the part of its score owed to the user's RECENT_ITEMS latest positives
+    "closest_recent_text",    # content: cosine of its vector to the nearest of those latest positives
 )
 STATIC = CONTEXT_FEATURES[1:]  # what does not depend on the first stage's weights
 
@@ -114,9 +122,9 @@ def static_features(models: Mapping[str, object], rows: np.ndarray, cols: np.nda
     out[..., 1] = np.where(rows >= 0, np.log1p(user_counts[np.maximum(rows, 0)]), 0.0)[:, None]
     out[..., 2] = item_counts[safe] == 0
     if "ease" in models:
-        out[..., 3], out[..., 4] = models["ease"].links(rows, safe)
+        out[..., 3], out[..., 4], out[..., 6] = models["ease"].links(rows, safe, RECENT_ITEMS)
     if "content" in models:
-        out[..., 5] = models["content"].closest_watched(rows, safe)
+        out[..., 5], out[..., 7] = models["content"].closest_watched(rows, safe, RECENT_ITEMS)
     return out
 
 

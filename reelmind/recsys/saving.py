@@ -27,7 +27,7 @@ from reelmind.recsys.base import Recommender
 from reelmind.recsys.data import Interactions, Items
 
 # The document's layout. A reader refuses any other: fitting a model again is cheap, serving a misread one is not.
-FORMAT = 1
+FORMAT = 2  # 2: the ranker reads the recent-history features (reelmind.recsys.rerank)
 
 
 class Text(str):

@@ -26,13 +26,16 @@ class SplitOptions:
     whose share rounds to none, or who has fewer than `min_positives` positives, keeps them all. `cold_fraction`:
     share of the items held out whole, drawn from the whole catalogue when `cold_from_catalogue` (the evaluation:
     any item can be new), else only from items someone interacted with (validation: holding out an item nobody
-    touched teaches nothing). `temporal`: hold out each user's latest positives instead of a random choice."""
+    touched teaches nothing). `temporal`: hold out each user's latest positives instead of a random choice.
+    `latest_share` (when not `temporal`): this share of each user's held-out positives is their latest ones, the
+    rest drawn at random from the others (validation that asks both "what next" and "what else")."""
 
     held_fraction: float
     cold_fraction: float = 0.0
     cold_from_catalogue: bool = False
     temporal: bool = False
     min_positives: int = 0
+    latest_share: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,8 +82,15 @@ def split(inter: Interactions, options: SplitOptions, seed: int, users: np.ndarr
         if n_held == 0 or len(positive) < options.min_positives or (users is not None and not users[row]):
             held_warm.append(set())
             continue
-        chosen = (positive[np.argsort(t.data[positive], kind="stable")[-n_held:]] if options.temporal
-                  else rng.choice(positive, size=n_held, replace=False))
+        n_latest = n_held if options.temporal else int(round(options.latest_share * n_held))
+        if n_latest == 0:
+            chosen = rng.choice(positive, size=n_held, replace=False)
+        else:
+            by_time = positive[np.argsort(t.data[positive], kind="stable")]
+            earlier = by_time[:len(by_time) - n_latest]
+            chosen = by_time[len(by_time) - n_latest:]
+            if n_held > n_latest:
+                chosen = np.concatenate([chosen, rng.choice(earlier, size=n_held - n_latest, replace=False)])
         keep[chosen] = False
         held_warm.append(set(m.indices[chosen].tolist()))
     rows = np.repeat(np.arange(inter.n_users), np.diff(m.indptr))
