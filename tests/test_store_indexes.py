@@ -8,6 +8,7 @@ import fcntl
 import threading
 from datetime import timedelta
 
+import lancedb
 import numpy as np
 import pytest
 
@@ -180,3 +181,33 @@ def test_reelmind_optimize_reports_each_table(tmp_path, capsys):
     assert all(name in out for name in ("videos", "segments", "frames"))
     segments = store.table("segments")
     assert segments.count_rows() == 3 and segments.stats()["fragment_stats"]["num_fragments"] < 3
+
+
+def test_a_large_tables_text_index_is_built_again_not_merged(tmp_path, monkeypatch):
+    """At 2M rows LanceDB's optimize spent over 20 minutes remapping and merging the full-text index: from
+    FTS_REBUILD_MIN_ROWS on, the upkeep drops it, compacts, and builds it again; every row is found by its words."""
+    monkeypatch.setattr(indexes, "FTS_REBUILD_MIN_ROWS", 3)
+    seen = []
+    real_optimize = lancedb.table.LanceTable.optimize
+
+    def spy(table, **kwargs):
+        seen.append((table.name, {i.index_type for i in table.list_indices()}))
+        return real_optimize(table, **kwargs)
+
+    monkeypatch.setattr(lancedb.table.LanceTable, "optimize", spy)
+    store = Store(str(tmp_path / "db"))
+    vector = np.full(E5.dim, 1 / np.sqrt(E5.dim), np.float32)
+    for i in range(3):
+        _write(store, f"v{i}", f"video {i}", vector, [(f"word{i} common", vector)])
+    store.maintain()
+    types = dict(seen)
+    assert "FTS" not in types["segments"] and "FTS" in types["frames"]  # 3 segments, no frames
+    assert "FTS" in {i.index_type for i in store.table("segments").list_indices()}
+    assert store.table("segments").stats()["fragment_stats"]["num_fragments"] < 3  # compacted
+    found = store.matches("segments", "text", "common", 10, columns=["video_id"])
+    assert sorted(r["video_id"] for r in found) == ["v0", "v1", "v2"]
+
+
+def test_words_are_split_as_the_text_index_splits_them():
+    assert indexes.words(["Running the XK-4471 pumps", "", "今天我们去空间站，看火箭发射", "the"]) == \
+        [["run", "xk", "4471", "pump"], [], ["去", "空间", "站", "看", "火箭", "发射"], []]
