@@ -15,12 +15,12 @@ segments and frames as the list of the allowed videos' ids when few enough video
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
-from reelmind import registry
+from reelmind import indexes, registry
 from reelmind.config import Settings
-from reelmind.records import VideoRecord
+from reelmind.records import FrameRecord, SegmentRecord, VideoRecord
 from reelmind.store import READ_MAX_AGE_S, Store, sql_in, sql_str
 
 # Longest query accepted: a long paragraph. The embedder reads 512 tokens at most anyway, and tokenising 100 KB
@@ -45,9 +45,16 @@ RRF_K = 60
 SEARCH_THREADS = 4
 _POOL = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="reelmind-search")
 # The columns a search reads (vectors are never read back).
+# What the searches read: keys and scores.
+KEY_COLUMNS = ["id", "rev"]
+MOMENT_KEYS = ["id", "video_id", "rev"]
+# What the shown videos' rows give.
 DOCUMENT_COLUMNS = ["id", "rev", "path", "title", "thumbnail_path"]
-SEGMENT_COLUMNS = ["video_id", "rev", "start", "end", "text"]
-FRAME_COLUMNS = ["video_id", "rev", "time_s", "ocr_text", "caption", "thumbnail_path"]
+SEGMENT_COLUMNS = ["id", "video_id", "rev", "start", "end", "text"]
+FRAME_COLUMNS = ["id", "video_id", "rev", "time_s", "ocr_text", "caption", "thumbnail_path"]
+# BM25's constants (LanceDB's own), ranking the moments of one video that hold every word of the query.
+BM25_K1 = 1.2
+BM25_B = 0.75
 
 
 @dataclass(frozen=True)
@@ -135,61 +142,73 @@ def search(query: str, settings: Settings, k: int = 5, filters: SearchFilters | 
     scope = _Scope.of(store, filters)
     n = max(k * CANDIDATES_PER_RESULT, 20)
     many = n * (FILTERED_OVERFETCH if scope.postfilter else 1)
-    for name in ("videos", "segments", "frames"):
-        store.table(name, READ_MAX_AGE_S)  # checked here, once, not by the queries running at once below
+    # Each table is checked for other processes' commits here, once, not by the queries running at once below;
+    # the moments' tables while the query is embedded.
+    store.table("videos", READ_MAX_AGE_S)
+    checked = _POOL.submit(lambda: [store.table(name, READ_MAX_AGE_S) for name in ("segments", "frames")])
     # The word search runs while the query is embedded, the vector searches once it is. Words are looked up in
-    # the documents (which hold every transcript and on-screen word); the moments holding them are looked up
-    # afterwards among the videos shown only, so no search by words runs over all segments and frames.
-    worded = _POOL.submit(store.matches, "videos", "document", query, n, scope.videos, DOCUMENT_COLUMNS)
+    # the documents (which hold every transcript and on-screen word); the moments holding them are found
+    # afterwards among the shown videos' own segments and frames, so no search by words runs over all of them.
+    # The searches read keys only (ids, revisions, scores): the columns shown are read for the k videos shown.
+    worded = _POOL.submit(store.matches, "videos", "document", query, n, scope.videos, KEY_COLUMNS)
     q = text_model.embed_queries([query])[0]
-    documents = _POOL.submit(store.nearest, "videos", "text_vector", q, n, scope.videos, False, DOCUMENT_COLUMNS)
-    moments = [(kind, _POOL.submit(store.nearest, table, column, q, many, scope.children, False, columns))
-               for kind, table, column, columns in (("speech", "segments", "vector", SEGMENT_COLUMNS),
-                                                    ("screen", "frames", "text_vector", FRAME_COLUMNS))]
+    checked.result()
+    documents = _POOL.submit(store.nearest, "videos", "text_vector", q, n, scope.videos, False, KEY_COLUMNS)
+    moments = [(kind, _POOL.submit(store.nearest, table, column, q, many, scope.children, False, MOMENT_KEYS))
+               for kind, table, column in (("speech", "segments", "vector"), ("screen", "frames", "text_vector"))]
     if registry.backend_class("vision", settings.vision_backend).embeds_text:
         vision = registry.load("vision", settings.vision_backend, settings.vision_model)
         moments.append(("screen", _POOL.submit(store.nearest, "frames", "visual_vector",
                                                vision.embed_texts([query])[0], many, scope.children, False,
-                                               FRAME_COLUMNS)))
+                                               MOMENT_KEYS)))
     documents, worded = documents.result(), worded.result()
     moments = [(kind, row) for kind, future in moments for row in future.result()]
 
-    # A video's own row is its commit: the rows found in `videos` are committed ones, and only the videos found by
-    # a moment alone are looked up.
-    committed = {r["id"]: r for r in documents + worded}
-    committed |= store.video_revisions({r["video_id"] for _, r in moments} - committed.keys(), READ_MAX_AGE_S)
-    if scope.postfilter and committed:
-        allowed = {r["id"] for r in store.rows(VideoRecord, ["id"], f"({scope.videos}) AND id IN {sql_in(committed)}",
-                                               READ_MAX_AGE_S)}
-        committed = {video_id: row for video_id, row in committed.items() if video_id in allowed}
+    # A video's own row is its commit: the documents found carry their video's committed revision. The k videos
+    # ranked first are looked up (their titles and paths, and the revision of those found by a moment alone); a
+    # moment of another revision (an ingest not committed yet, or superseded) does not count, so the ranking is
+    # made again without it until the k first are all looked up. Their segments and frames are read meanwhile.
+    revision = {r["id"]: r["rev"] for r in documents + worded}
+    shown: dict[str, dict] = {}  # the looked-up videos' rows
+    gone: set[str] = set()  # found by a moment only, and not (or no longer) a committed video the filters allow
+    reading: list[Future] = []  # the segments and frames of the videos looked up, being read
+    while True:
+        ranking = _Ranking(documents, worded, moments, revision, gone)
+        top = ranking.top(k)
+        missing = [video_id for video_id in top if video_id not in shown]
+        if not missing:
+            break
+        reading += [_POOL.submit(_moments_of, store, kind, missing) for kind in ("speech", "screen")]
+        looked_up = _committed(store, missing, scope)
+        for video_id in missing:
+            if video_id in looked_up:
+                shown[video_id] = looked_up[video_id]
+                revision[video_id] = looked_up[video_id]["rev"]
+            else:
+                gone.add(video_id)
 
-    def current(video_id: str, rev: str) -> bool:  # not an uncommitted or superseded ingest
-        return video_id in committed and committed[video_id]["rev"] == rev
-
-    doc_score = {r["id"]: r["score"] for r in documents if current(r["id"], r["rev"])}
-    by_meaning = _best_per_video([(kind, r) for kind, r in moments if current(r["video_id"], r["rev"])])
-    meaning = {video_id: max(doc_score.get(video_id, -1.0), by_meaning[video_id][0] if video_id in by_meaning
-                             else -1.0) for video_id in doc_score.keys() | by_meaning.keys()}
-    words = [r["id"] for r in worded if current(r["id"], r["rev"])]
-    fused = _fuse([sorted(meaning, key=lambda v: -meaning[v]), words])
-    top = sorted(fused.items(), key=lambda item: -item[1])[:k]
-    by_words = _word_moments(store, query, [video_id for video_id, _ in top if video_id in set(words)], current)
-
+    rows: dict[str, list[tuple[str, dict]]] = {video_id: [] for video_id in top}
+    for future in reading:
+        for kind, row in future.result():
+            if row["video_id"] in rows and row["rev"] == shown[row["video_id"]]["rev"]:
+                rows[row["video_id"]].append((kind, row))
+    by_words = _word_moments(query, {video_id: rows[video_id] for video_id in top if video_id in ranking.words})
     hits = []
-    for video_id, score in top:
-        video = committed[video_id]
-        if video_id in by_words:
+    for video_id in top:
+        video, score = shown[video_id], ranking.fused[video_id]
+        by_id = {(kind, row["id"]): (kind, row) for kind, row in rows[video_id]}
+        closest = ranking.by_meaning.get(video_id)
+        closest_key = (closest[1], closest[2]["id"]) if closest else None
+        if by_words.get(video_id):
             # Of the moments holding every word, the one closest in meaning when the search by meaning found it
             # (BM25 alone favours the shortest, and stop words drop out of the words: "ask not what your country"
             # matched "ask what you can do for your country" before the line that says it)
-            closest = by_meaning.get(video_id)
-            held = {_moment_key(kind, row): (kind, row) for _, kind, row in by_words[video_id]}
-            kind, row = held.get(_moment_key(closest[1], closest[2]), by_words[video_id][0][1:]) if closest \
-                else by_words[video_id][0][1:]
+            held = {(kind, row["id"]): (kind, row) for _, kind, row in by_words[video_id]}
+            kind, row = held.get(closest_key, by_words[video_id][0][1:])
             match = kind
-        elif video_id in by_meaning:
-            similarity, kind, row = by_meaning[video_id]
-            match = kind if similarity + MOMENT_MARGIN >= doc_score.get(video_id, -1.0) else "document"
+        elif closest_key in by_id:
+            kind, row = by_id[closest_key]
+            match = kind if closest[0] + MOMENT_MARGIN >= ranking.doc_score.get(video_id, -1.0) else "document"
         else:
             hits.append(SearchHit(video_id, video["path"], video["title"], score, None, None, "", "document",
                                   video.get("thumbnail_path") or ""))
@@ -204,26 +223,65 @@ def search(query: str, settings: Settings, k: int = 5, filters: SearchFilters | 
     return hits
 
 
-def _word_moments(store: Store, query: str, video_ids: list[str],
-                  current) -> dict[str, list[tuple[float, str, dict]]]:
-    """The segments and frames holding every word of `query` in each of these videos (found by their words), best
-    first: (score, kind, row)."""
-    if not video_ids:
+class _Ranking:
+    """The videos ranked by meaning (each by its document or its best moment) and by words, fused; moments of a
+    revision other than their video's committed one (`revision`, where known) and `gone` videos left out."""
+
+    def __init__(self, documents: list[dict], worded: list[dict], moments: list[tuple[str, dict]],
+                 revision: dict[str, str], gone: set[str]):
+        def current(video_id: str, rev: str) -> bool:  # where the committed revision is not known yet: maybe
+            return video_id not in gone and revision.get(video_id, rev) == rev
+
+        self.doc_score = {r["id"]: r["score"] for r in documents if current(r["id"], r["rev"])}
+        self.by_meaning = _best_per_video([(kind, r) for kind, r in moments if current(r["video_id"], r["rev"])])
+        meaning = {video_id: max(self.doc_score.get(video_id, -1.0),
+                                 self.by_meaning[video_id][0] if video_id in self.by_meaning else -1.0)
+                   for video_id in self.doc_score.keys() | self.by_meaning.keys()}
+        self.words = {r["id"] for r in worded if current(r["id"], r["rev"])}
+        self.fused = _fuse([sorted(meaning, key=lambda v: -meaning[v]),
+                            [r["id"] for r in worded if r["id"] in self.words]])
+
+    def top(self, k: int) -> list[str]:
+        return [video_id for video_id, _ in sorted(self.fused.items(), key=lambda item: -item[1])[:k]]
+
+
+def _committed(store: Store, video_ids: list[str], scope: _Scope) -> dict[str, dict]:
+    """The committed rows of these videos, of those the filters allow."""
+    where = f"id IN {sql_in(video_ids)}"
+    if scope.postfilter:
+        where = f"({scope.videos}) AND {where}"
+    return {r["id"]: r for r in store.rows(VideoRecord, DOCUMENT_COLUMNS, where, READ_MAX_AGE_S)}
+
+
+def _moments_of(store: Store, kind: str, video_ids: list[str]) -> list[tuple[str, dict]]:
+    """These videos' segments ("speech") or frames ("screen"), of every revision stored, read through the
+    video_id index: (kind, row)."""
+    record, columns = (SegmentRecord, SEGMENT_COLUMNS) if kind == "speech" else (FrameRecord, FRAME_COLUMNS)
+    return [(kind, r) for r in store.rows(record, columns, f"video_id IN {sql_in(video_ids)}", READ_MAX_AGE_S)]
+
+
+def _word_moments(query: str, rows: dict[str, list[tuple[str, dict]]]) -> dict[str, list[tuple[float, str, dict]]]:
+    """The segments and frames of each video that hold every word of `query` (as the full-text indexes split and
+    normalise words: segments' transcript text, frames' on-screen text), best first by BM25 among them:
+    (score, kind, row)."""
+    texts = [row["text"] if kind == "speech" else row["ocr_text"] or "" for moments in rows.values()
+             for kind, row in moments]
+    wanted, *split = indexes.words([query, *texts])
+    if not wanted:
         return {}
-    where = f"video_id IN {sql_in(video_ids)}"
-    found = [(kind, _POOL.submit(store.matches, table, column, query, CANDIDATES_PER_RESULT * len(video_ids), where,
-                                 columns)) for kind, table, column, columns in
-             (("speech", "segments", "text", SEGMENT_COLUMNS), ("screen", "frames", "ocr_text", FRAME_COLUMNS))]
-    per_video: dict[str, list[tuple[float, str, dict]]] = {}
-    for kind, future in found:
-        for row in future.result():
-            if current(row["video_id"], row["rev"]):
-                per_video.setdefault(row["video_id"], []).append((row["score"], kind, row))
-    return {video_id: sorted(rows, key=lambda r: -r[0]) for video_id, rows in per_video.items()}
-
-
-def _moment_key(kind: str, row: dict) -> tuple:
-    return (kind, row.get("start", row.get("time_s")), row.get("end"))
+    wanted_set = set(wanted)
+    lengths = [len(w) for w in split]
+    average = sum(lengths) / len(lengths) if lengths else 1.0
+    found: dict[str, list[tuple[float, str, dict]]] = {}
+    at = 0
+    for video_id, moments in rows.items():
+        for kind, row in moments:
+            said, at = split[at], at + 1
+            if said and wanted_set <= set(said):
+                norm = BM25_K1 * (1 - BM25_B + BM25_B * len(said) / max(average, 1.0))
+                score = sum(tf * (BM25_K1 + 1) / (tf + norm) for tf in (said.count(w) for w in wanted_set))
+                found.setdefault(video_id, []).append((score, kind, row))
+    return {video_id: sorted(held, key=lambda r: -r[0]) for video_id, held in found.items()}
 
 
 def _best_per_video(moments: list[tuple[str, dict]]) -> dict[str, tuple[float, str, dict]]:
