@@ -274,6 +274,7 @@ class _Bench:
             "frames": tables["frames"].count_rows(), "sentences_embedded": len(self.sentences),
             "embed_s": round(self.embed_s, 1), "disk_mb": round(_disk_bytes(self.db) / 2 ** 20, 1),
             "table_versions": {name: len(t.list_versions()) for name, t in tables.items()},
+            "table_fragments": {name: t.stats()["fragment_stats"]["num_fragments"] for name, t in tables.items()},
             "vector_indexes": {f"{name}.{column}": indexes.has_vector_index(tables[name], column)
                                for name, columns in indexes.VECTOR_INDEXES.items() for column in columns},
         }
@@ -383,8 +384,9 @@ def table(result: dict):
             label = label.replace("first_at", f"{result.get('store_at_first', FIRST_AT):,}")
             shown = " / ".join(f"{v:,}" for v in value) if isinstance(value, list) else f"{value:,}"
             out.add_row(label, f"{shown}{' ' + unit if unit else ''}")
-    if "table_versions" in result:
-        out.add_row("table versions", ", ".join(f"{k} {v}" for k, v in result["table_versions"].items()))
+    for key in ("table_versions", "table_fragments"):
+        if key in result:
+            out.add_row(key.replace("_", " "), ", ".join(f"{k} {v}" for k, v in result[key].items()))
     for name in ("ingest", "recommend"):
         for key, value in (result.get(name) or {}).items():
             if isinstance(value, int | float | str):
