@@ -1,6 +1,7 @@
 """Where one search's time goes, on a catalogue `reelmind bench search` built: each call search makes, timed.
 
-    python benchmarks/search_phases.py DB [QUERIES]     (default 40 queries, after 5 to warm up)
+    python benchmarks/search_phases.py DB [QUERIES] [--prewarm]   (default 40 queries, after 5 to warm up;
+                                                                   --prewarm: Store.prewarm first, as the API)
 
 Runs `reelmind.search.search` (k 10) over real sentences of the bench's corpus, as `reelmind bench search` does,
 with the query's embedding, each LanceDB call (by table) and the moments' word matching timed where they run:
@@ -38,8 +39,11 @@ def _timed(owner, name: str, label) -> None:
     setattr(owner, name, timed)
 
 
-def main(db: str, queries: int = 40) -> None:
+def main(db: str, queries: int = 40, prewarm: bool = False) -> None:
     settings = load_settings(db=db)
+    if prewarm:
+        started = time.perf_counter()
+        print(f"prewarm: {Store.open(db).prewarm()} ({time.perf_counter() - started:.1f} s)")
     text = registry.load("text", settings.text_backend, settings.text_model)
     _timed(Store, "nearest", lambda a: f"vector search: {a[1]}")
     _timed(Store, "matches", lambda a: f"full-text search: {a[1]}")
@@ -60,4 +64,5 @@ def main(db: str, queries: int = 40) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 40)
+    args = [a for a in sys.argv[1:] if a != "--prewarm"]
+    main(args[0], int(args[1]) if len(args) > 1 else 40, "--prewarm" in sys.argv)

@@ -408,6 +408,13 @@ def _add_docs(app: FastAPI) -> None:
                                    swagger_favicon_url="/docs-assets/favicon-32x32.png")
 
 
+def _prewarm(settings: Settings) -> None:
+    try:
+        _store(settings).prewarm()
+    except (OSError, RuntimeError, ValueError, ReelMindError) as exc:  # searches are only slower for it
+        print(f"warning: the vector indexes were not loaded ahead: {one_line(str(exc))[:200]}", flush=True)
+
+
 def run(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve until Ctrl-C or SIGTERM (uvicorn stops gracefully on both)."""
     import uvicorn
@@ -416,5 +423,8 @@ def run(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None:
     # Requests are answered side by side in threads: a second BLAS thread per request only contends with the
     # others (benchmarks/recommend_speed.py: new-user p95 116 ms with two threads, 10 ms with one).
     threadpool_limits(1, "blas")
+    # The vector indexes into LanceDB's cache while the server starts, and again after an upkeep changes them
+    # (Store.prewarm): a search of a cold index reads each probed partition apart.
+    threading.Thread(target=_prewarm, args=(settings,), name="reelmind-prewarm", daemon=True).start()
     print(f"ReelMind API on http://{host}:{port} (page: /, docs: /docs, database: {settings.db})", flush=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")

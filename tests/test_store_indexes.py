@@ -211,3 +211,25 @@ def test_a_large_tables_text_index_is_built_again_not_merged(tmp_path, monkeypat
 def test_words_are_split_as_the_text_index_splits_them():
     assert indexes.words(["Running the XK-4471 pumps", "", "今天我们去空间站，看火箭发射", "the"]) == \
         [["run", "xk", "4471", "pump"], [], ["去", "空间", "站", "看", "火箭", "发射"], []]
+
+
+def test_prewarm_loads_each_vector_index_once_and_again_after_an_upkeep_changed_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(indexes, "VECTOR_INDEX_MIN_ROWS", 50)
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(0, 1, (120, E5.dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = Store(str(tmp_path / "db"))
+    for i in range(60):
+        _write(store, f"v{i}", f"video {i}", vectors[i], [(f"words {i}", vectors[i])])
+    assert store.nearest("segments", "vector", vectors[0], 3) and store._warm is None  # nothing kept warm unasked
+    store.maintain()
+    before = [r["video_id"] for r in store.nearest("segments", "vector", vectors[7], 5)]
+    assert set(store.prewarm()) == {"videos.text_vector", "segments.vector"}  # frames: none stored
+    assert store.prewarm() == {}  # the same indexes: nothing to load
+    assert [r["video_id"] for r in store.nearest("segments", "vector", vectors[7], 5)] == before
+    for i in range(60, 120):
+        _write(store, f"v{i}", f"video {i}", vectors[i], [(f"words {i}", vectors[i])])
+    store.maintain()  # new rows merged into the indexes
+    store.nearest("segments", "vector", vectors[100], 5)  # a search on the new version loads them again
+    store._warming.join(30)
+    assert store._warm[("segments", "vector")] == 120
