@@ -542,11 +542,10 @@ class HybridRecommender(Recommender):
         Recall) whose exploration places put a new item in EXPLORE_REACH_TARGET of users' lists (mean over the
         draws: real new items, which the stages rank lower than the draws' pseudo-new ones, leave more lists to
         explore, a margin of their own) while the served model still beats that component on both by more than the
-        noise between draws (`_gate`);
-        failing that, the cheapest reaching the target whose mean gains stay >= 0; failing that, the largest reach
-        that beats it by more than the noise; otherwise no exploration, except for new users. The target at least
-        cost, not the largest affordable reach: the stages' gain measured on validation draws need not carry over
-        to other data, while exploration's cost does."""
+        noise between draws (`_gate`); failing that, the cheapest reaching the target whose mean gains stay >= 0;
+        failing that, the largest reach that beats it by more than the noise; otherwise no exploration, except for
+        new users. The target at least cost, not the largest affordable reach: the stages' gain measured on
+        validation draws need not carry over to other data, while exploration's cost does."""
         quantiles = list(EXPLORE_QUANTILES) if self.explore_quantile is None else [self.explore_quantile]
         slots = self.explore_slots(TUNING_K)
         if self.explore_users is not None or len(draws) < 2 or slots == 0 or "content" not in self.components \
