@@ -29,7 +29,7 @@ from reelmind.records import TEXT_EVENTS, EventRecord, ModelRecord, Recommendati
 from reelmind.recsys import ranking
 from reelmind.recsys.base import Recommender
 from reelmind.recsys.data import Interactions, Items, event_weight
-from reelmind.recsys.saving import SavedModel
+from reelmind.recsys.saving import OutdatedModelError, SavedModel
 from reelmind.store import Store, sql_str
 
 LOG = logging.getLogger(__name__)
@@ -153,8 +153,9 @@ _loaded: dict[str, tuple[int, FittedModel]] = {}  # database -> (its `models` ta
 
 
 def load_fitted(settings: Settings) -> FittedModel | None:
-    """The database's saved model (None when it has none yet), read once per process and again only when a newer
-    one was saved. A model saved for another database is refused."""
+    """The database's saved model (None when it has none yet, or only one saved by an older ReelMind in a format
+    this one does not read), read once per process and again only when a newer one was saved. A model saved for
+    another database is refused."""
     store = Store.open(settings.db)
     table = store.table(ModelRecord.table)
     if table is None:
@@ -172,6 +173,10 @@ def load_fitted(settings: Settings) -> FittedModel | None:
                          f"not this one; run the recommend flow on this database to fit its own")
     try:
         model = Recommender.load(SavedModel.from_parts(record.document, record.arrays, record.texts))
+    except OutdatedModelError as exc:  # an upgrade, not damage: served as no model yet (stored picks still are)
+        LOG.warning("%s: the saved model %s is outdated (%s); the next recommend run fits a new one", here,
+                    record.version, exc)
+        return None
     except (ValueError, zipfile.BadZipFile) as exc:
         raise ModelError(f"{here}: the saved model {record.version} cannot be read ({' '.join(str(exc).split())}); "
                          f"run the recommend flow to fit it again") from None

@@ -137,3 +137,20 @@ def test_a_damaged_saved_model_is_refused_in_one_line(tmp_path, damage):
     with pytest.raises(recommend.ModelError, match="cannot be read") as refused:
         recommend.load_fitted(settings)
     assert "\n" not in str(refused.value)
+
+
+def test_a_model_saved_in_an_older_format_counts_as_none_yet_and_stored_picks_are_still_served(tmp_path):
+    settings = tiny_database(tmp_path, "a")
+    fitted = recommend.fit(settings, "ease")
+    store = Store.open(settings.db)
+    assert recommend.write_recommendations(store, fitted, 3) > 0
+    [row] = store.rows(ModelRecord)
+    document = json.loads(row["document"])
+    document["format"] -= 1  # what the previous release saved
+    store.replace(ModelRecord, [ModelRecord.from_row({**row, "document": json.dumps(document)})])
+    recommend.forget_loaded(store)
+    assert recommend.load_fitted(settings) is None
+    stored = recommend.recommend_for(settings, "c0", k=3)
+    assert [p["computed"] for p in stored] == ["stored"] * 3
+    assert all(p["model_version"] == fitted.version for p in stored)
+    assert len(on_demand_ids(settings, k=5)) == 5  # more than stored: a model is fitted anew and serves them

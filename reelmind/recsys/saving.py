@@ -72,9 +72,16 @@ def save(model: Recommender) -> SavedModel:
     return SavedModel({"format": FORMAT, "model": root, "shared": encoder.shared}, encoder.arrays, encoder.texts)
 
 
+class OutdatedModelError(ValueError):
+    """A model saved by an older ReelMind, in a layout this one no longer reads: fit it again."""
+
+
 def load(saved: SavedModel) -> Recommender:
-    """The saved model; ValueError (one line) for anything else, such as a document edited by hand."""
+    """The saved model; OutdatedModelError for an older format, ValueError (one line) for anything else, such as a
+    document edited by hand."""
     version = saved.document.get("format")
+    if isinstance(version, int) and 0 < version < FORMAT:
+        raise OutdatedModelError(f"saved model format {version}, this ReelMind reads {FORMAT}: fit the model again")
     if version != FORMAT:
         raise ValueError(f"saved model format {version!r}, this ReelMind reads {FORMAT}: fit the model again")
     try:
