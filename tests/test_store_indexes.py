@@ -222,6 +222,7 @@ def test_prewarm_loads_each_vector_index_once_and_again_after_an_upkeep_changed_
     for i in range(60):
         _write(store, f"v{i}", f"video {i}", vectors[i], [(f"words {i}", vectors[i])])
     assert store.nearest("segments", "vector", vectors[0], 3) and store._warm is None  # nothing kept warm unasked
+    store.wait_for_upkeep(60)
     store.maintain()
     before = [r["video_id"] for r in store.nearest("segments", "vector", vectors[7], 5)]
     assert set(store.prewarm()) == {"videos.text_vector", "segments.vector"}  # frames: none stored
@@ -229,7 +230,9 @@ def test_prewarm_loads_each_vector_index_once_and_again_after_an_upkeep_changed_
     assert [r["video_id"] for r in store.nearest("segments", "vector", vectors[7], 5)] == before
     for i in range(60, 120):
         _write(store, f"v{i}", f"video {i}", vectors[i], [(f"words {i}", vectors[i])])
+    store.wait_for_upkeep(60)
     store.maintain()  # new rows merged into the indexes
+    store.table("segments")  # the searches' handle sees the upkeep's version
     store.nearest("segments", "vector", vectors[100], 5)  # a search on the new version loads them again
     store._warming.join(30)
     assert store._warm[("segments", "vector")] == 120
