@@ -201,11 +201,12 @@ class EASERecommender(_CollaborativeBase):
                 reasons[j] = f"because you watched {title_of(self.items, self.warm[x.indices[b]])}"
         return reasons
 
-    def links(self, rows: np.ndarray, cols: np.ndarray, recent: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def links(self, rows: np.ndarray, cols: np.ndarray, recent: list[np.ndarray]
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per (user, candidate column): the largest single term X[u, j] B[j, i] of the score, how many of the
-        user's items contribute more than LINK_MIN, and the part of the score owed to their `recent` latest
-        positives (what they are into now, against their whole history); NaN for new users and items the model
-        does not know."""
+        user's items contribute more than LINK_MIN, and the part of the score owed to `recent[u]` (the columns of
+        their latest positives: what they are into now, against their whole history); NaN for new users and
+        items the model does not know."""
         strongest = np.full(cols.shape, np.nan, np.float32)
         count = np.full(cols.shape, np.nan, np.float32)
         latest = np.full(cols.shape, np.nan, np.float32)
@@ -218,7 +219,7 @@ class EASERecommender(_CollaborativeBase):
             terms = x.data[:, None] * self.B[np.ix_(x.indices, where[u, known[u]])]
             strongest[u, known[u]] = terms.max(axis=0)
             count[u, known[u]] = (terms > LINK_MIN).sum(axis=0)
-            lately = np.isin(self.warm[x.indices], self.interactions.latest_positives(row, recent))
+            lately = np.isin(self.warm[x.indices], recent[u])
             latest[u, known[u]] = terms[lately].sum(axis=0)
         return strongest, count, latest
 

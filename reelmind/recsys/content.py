@@ -131,9 +131,10 @@ class ContentRecommender(Recommender):
                 f"matches your interest in {title_of(self.items, watched[best])}"
                 for words, history, best in zip(by_words, by_history.T, closest)]
 
-    def closest_watched(self, rows: np.ndarray, cols: np.ndarray, recent: int) -> tuple[np.ndarray, np.ndarray]:
+    def closest_watched(self, rows: np.ndarray, cols: np.ndarray, recent: list[np.ndarray]
+                        ) -> tuple[np.ndarray, np.ndarray]:
         """Per (user, candidate column): cosine of the candidate to the closest item the user watched, and to the
-        closest of their `recent` latest positives; NaN for a user with no history."""
+        closest of `recent[u]` (the columns of their latest positives); NaN for a user with no history."""
         closest = np.full(cols.shape, np.nan, np.float32)
         latest = np.full(cols.shape, np.nan, np.float32)
         for u, row in enumerate(rows):
@@ -141,7 +142,7 @@ class ContentRecommender(Recommender):
             if len(watched):
                 sims = self.V[cols[u]] @ self.V[watched].T
                 closest[u] = sims.max(axis=1)
-                lately = np.isin(watched, self.interactions.latest_positives(row, recent))
+                lately = np.isin(watched, recent[u])
                 if lately.any():
                     latest[u] = sims[:, lately].max(axis=1)
         return closest, latest

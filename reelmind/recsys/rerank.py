@@ -121,10 +121,13 @@ def static_features(models: Mapping[str, object], rows: np.ndarray, cols: np.nda
     out[..., 0] = np.log1p(item_counts[safe])
     out[..., 1] = np.where(rows >= 0, np.log1p(user_counts[np.maximum(rows, 0)]), 0.0)[:, None]
     out[..., 2] = item_counts[safe] == 0
+    some = next(iter(models.values()), None)
+    recent = [some.interactions.latest_positives(row, RECENT_ITEMS) if row >= 0 else np.zeros(0, np.int64)
+              for row in rows] if some is not None else []  # once per user, for both features
     if "ease" in models:
-        out[..., 3], out[..., 4], out[..., 6] = models["ease"].links(rows, safe, RECENT_ITEMS)
+        out[..., 3], out[..., 4], out[..., 6] = models["ease"].links(rows, safe, recent)
     if "content" in models:
-        out[..., 5], out[..., 7] = models["content"].closest_watched(rows, safe, RECENT_ITEMS)
+        out[..., 5], out[..., 7] = models["content"].closest_watched(rows, safe, recent)
     return out
 
 
