@@ -17,7 +17,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from reelmind.recsys.base import Recommender, title_of
-from reelmind.recsys.data import replace_row
+from reelmind.recsys.data import csr_row, replace_row
 from reelmind.vectors import l2_normalise
 
 # L2 regularisation: a default from the published range (Steck 2019 reports 200-1000 on MovieLens-20M, Netflix
@@ -122,7 +122,7 @@ class _CollaborativeBase(Recommender):
         """The watched item closest to each pick in the model's item space (one product for all picks)."""
         if row < 0:
             return ["no history yet"] * len(cols)
-        watched = self.X[row].indices
+        watched = csr_row(self.X, row)[0]
         cols = np.asarray(cols, np.int64)
         if not len(watched) or not len(cols):
             return ["people with your taste watched this"] * len(cols)
@@ -190,15 +190,15 @@ class EASERecommender(_CollaborativeBase):
         """score(u, i) = sum_j X[u, j] B[j, i]: the reason is the watched j with the largest term (exact)."""
         if row < 0:
             return ["no history yet"] * len(cols)
-        x = self.Xw[row]  # the user's positives among the items the model scores (x.indices: places in warm)
+        places, weights = csr_row(self.Xw, row)  # the user's positives among the items the model scores
         cols = np.asarray(cols, np.int64)
         where = np.minimum(np.searchsorted(self.warm, cols), max(len(self.warm) - 1, 0))
         known = (self.warm[where] == cols) if len(self.warm) else np.zeros(len(cols), bool)
         reasons = ["people with your taste watched this"] * len(cols)
-        if x.nnz and known.any():
-            terms = x.data[:, None] * self.B[np.ix_(x.indices, where[known])]
+        if len(places) and known.any():
+            terms = weights[:, None] * self.B[np.ix_(places, where[known])]
             for j, b in zip(np.flatnonzero(known), terms.argmax(axis=0)):
-                reasons[j] = f"because you watched {title_of(self.items, self.warm[x.indices[b]])}"
+                reasons[j] = f"because you watched {title_of(self.items, self.warm[places[b]])}"
         return reasons
 
     def links(self, rows: np.ndarray, cols: np.ndarray, recent: list[np.ndarray]
@@ -213,13 +213,13 @@ class EASERecommender(_CollaborativeBase):
         where = np.minimum(np.searchsorted(self.warm, cols), len(self.warm) - 1)
         known = self.warm[where] == cols if len(self.warm) else np.zeros(cols.shape, bool)
         for u, row in enumerate(rows):
-            x = self.Xw[row] if row >= 0 else None
-            if x is None or not x.nnz or not known[u].any():
+            places, weights = csr_row(self.Xw, row) if row >= 0 else ((), ())
+            if not len(places) or not known[u].any():
                 continue
-            terms = x.data[:, None] * self.B[np.ix_(x.indices, where[u, known[u]])]
+            terms = weights[:, None] * self.B[np.ix_(places, where[u, known[u]])]
             strongest[u, known[u]] = terms.max(axis=0)
             count[u, known[u]] = (terms > LINK_MIN).sum(axis=0)
-            lately = np.isin(self.warm[x.indices], recent[u])
+            lately = np.isin(self.warm[places], recent[u])
             latest[u, known[u]] = terms[lately].sum(axis=0)
         return strongest, count, latest
 

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import sparse
 
 from reelmind.recsys.base import Recommender, title_of
-from reelmind.recsys.data import AUTO, PROFILE_HALF_LIFE_SHARE, recency_decay, replace_row, resolve_half_life
+from reelmind.recsys.data import AUTO, PROFILE_HALF_LIFE_SHARE, csr_row, recency_decay, replace_row, resolve_half_life
 from reelmind.vectors import l2_normalise
 
 # The user's own words count like this many average watched items (they are explicit, but short).
@@ -118,7 +118,7 @@ class ContentRecommender(Recommender):
         return scores
 
     def explain(self, row: int, cols: np.ndarray, interests: str | None = None) -> list[str]:
-        watched = self.X[row].indices if row >= 0 else np.array([], int)
+        watched = csr_row(self.X, row)[0] if row >= 0 else np.array([], int)
         said = interests or (self.interest_text.get(row) if row >= 0 else None)
         said_vec = self.profiles(np.array([-1]), [said])[0] if interests else \
             (self.interest[row] if row >= 0 and said else None)
@@ -138,7 +138,7 @@ class ContentRecommender(Recommender):
         closest = np.full(cols.shape, np.nan, np.float32)
         latest = np.full(cols.shape, np.nan, np.float32)
         for u, row in enumerate(rows):
-            watched = self.X[row].indices if row >= 0 else ()
+            watched = csr_row(self.X, row)[0] if row >= 0 else ()
             if len(watched):
                 sims = self.V[cols[u]] @ self.V[watched].T
                 closest[u] = sims.max(axis=1)
