@@ -30,8 +30,8 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.futures import wait
 from prefect.runtime import deployment, flow_run
-from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
+from flows.runners import RUNNER_THREADS, SettingsTaskRunner
 from reelmind.config import Settings, load_settings
 from reelmind.document import sidecar_path
 from reelmind.errors import MediaError, StoreError
@@ -47,7 +47,6 @@ from tasks.store import clear_failures, record_failure, store_file, update_metad
 # At most one task per stage per file. Tasks waiting on upstream futures hold a runner thread, so the runner has a
 # thread for every task of every file in flight, and files in flight are limited instead.
 TASKS_PER_FILE = len(Stage)
-RUNNER_THREADS = 32
 # Seconds between tries to claim a video's work folder that another job of the same content holds.
 CLAIM_RETRY_S = 1.0
 
@@ -68,47 +67,6 @@ class IngestReport:
     @property
     def ok(self) -> bool:
         return not self.failures
-
-
-def task_runner_for(settings: Settings):
-    """The task runner the settings ask for (`REELMIND_TASK_RUNNER`, `REELMIND_DASK_ADDRESS`)."""
-    if settings.task_runner == "threads":
-        return ThreadPoolTaskRunner(max_workers=RUNNER_THREADS)
-    if settings.task_runner == "dask":
-        from prefect_dask import DaskTaskRunner
-
-        if settings.dask_address:
-            return DaskTaskRunner(address=settings.dask_address)
-        return DaskTaskRunner(cluster_kwargs={"n_workers": settings.workers, "processes": True,
-                                              "threads_per_worker": 1})
-    raise ValueError(f"unknown task_runner {settings.task_runner!r}: use threads or dask")
-
-
-class SettingsTaskRunner(TaskRunner):
-    """Runs tasks on the runner the settings ask for, chosen when a flow run starts, not when this module is
-    imported: whoever sets `REELMIND_TASK_RUNNER` (the CLI, a worker's environment) may do so after the import.
-    `ingest.with_options(task_runner=...)` still picks another runner for one call."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._runner: TaskRunner | None = None
-
-    def duplicate(self) -> SettingsTaskRunner:
-        return type(self)()
-
-    def __enter__(self) -> SettingsTaskRunner:
-        runner = task_runner_for(load_settings()).__enter__()
-        super().__enter__()
-        self._runner = runner
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._runner.__exit__(*exc_info)
-        self._runner = None
-        super().__exit__(*exc_info)
-
-    def submit(self, task, parameters, wait_for=None, dependencies=None):
-        return self._runner.submit(task, parameters, wait_for, dependencies)
 
 
 def _run_name() -> str:
