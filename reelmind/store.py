@@ -432,12 +432,16 @@ class Store:
                 self._retry(lambda: table.optimize(cleanup_older_than=timedelta(0)))
             return removed, before - len(table.list_versions())
 
-    def replace(self, record: type[Record], records: Sequence[Record],
+    def replace(self, record: type[Record], records: Sequence[Record] | pa.Table,
                 precondition: Callable[[], bool] | None = None) -> bool:
         """Replace a whole table in one commit (a new version): readers see the old rows or the new, never a mix.
-        `precondition`, checked under the commit lock, can call the write off (e.g. the picks of a model that a
-        newer run has replaced meanwhile); returns whether the table was replaced."""
-        data = pa.Table.from_pylist([r.to_row() for r in records], schema=table_schema(record))
+        `records`: Record objects, or their rows as an Arrow table of the record's schema (millions of rows
+        without a Python object each). `precondition`, checked under the commit lock, can call the write off
+        (e.g. the picks of a model that a newer run has replaced meanwhile); returns whether the table was
+        replaced."""
+        schema = table_schema(record)
+        data = records.cast(schema) if isinstance(records, pa.Table) else \
+            pa.Table.from_pylist([r.to_row() for r in records], schema=schema)
         # Under the commit lock: two processes overwriting at once (two recommend runs) made LanceDB refuse the
         # later overwrite as a commit conflict; one after the other, the last one wins whole. Conflicts with a
         # writer on another machine (object storage) are retried.

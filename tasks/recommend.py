@@ -1,4 +1,5 @@
-"""Recommendation tasks: fit the models on the current catalogue and event log; write everyone's top N."""
+"""Recommendation tasks: fit the models on the current catalogue and event log; rank everyone's top N in slices of
+users; publish them in one commit."""
 
 from __future__ import annotations
 
@@ -26,10 +27,24 @@ def fit_recommender(settings: Settings, model: str) -> tuple[str, int]:
     return fitted.version, len(fitted.active_users)
 
 
-@task(name="write-recommendations", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
-def write_recommendations(settings: Settings, k: int) -> int:
-    fitted = recommend.load_fitted(settings)
-    rows = recommend.write_recommendations(Store.open(settings.db), fitted, k)
-    get_run_logger().info("wrote %d recommendations for %d users (%s)", rows, len(fitted.active_users),
-                          fitted.version)
+@task(name="rank-users", task_run_name="rank-users-{index}", cache_policy=NO_CACHE, retries=1,
+      retry_delay_seconds=5)
+def rank_users(settings: Settings, version: str, index: int, start: int, stop: int, k: int) -> int:
+    """Rank active users [start, stop) with the saved model and stage their picks (a table per slice); returns
+    the picks staged (0 when a newer run's model has replaced this run's)."""
+    staged = recommend.rank_users(settings, version, index, start, stop, k)
+    logger = get_run_logger()
+    if staged is None:
+        logger.info("slice %d: the saved model is no longer %s; a newer run writes the picks", index, version)
+        return 0
+    logger.info("slice %d: ranked users %d-%d, staged %d picks", index, start, stop - 1, staged)
+    return staged
+
+
+@task(name="publish-recommendations", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
+def publish_recommendations(settings: Settings, version: str, slices: int) -> int:
+    """Swap the run's staged slices in as the `recommendations` table, in one commit."""
+    rows = recommend.publish_recommendations(Store.open(settings.db), version, slices)
+    get_run_logger().info("wrote %d recommendations (%s)%s", rows, version,
+                          "" if rows else ": none, a newer run's model replaced this one")
     return rows

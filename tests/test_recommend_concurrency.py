@@ -6,6 +6,8 @@ from __future__ import annotations
 import multiprocessing
 from datetime import UTC, datetime
 
+import pytest
+
 from reelmind import recommend
 from reelmind.config import Settings
 from reelmind.records import ModelRecord, RecommendationRecord
@@ -66,3 +68,30 @@ def test_a_run_overtaken_by_a_newer_one_leaves_its_picks_unwritten(tmp_path):
     # the written picks are indexed by user (an on-demand request reads one user's)
     indexed = {tuple(i.columns) for i in store.table(RecommendationRecord.table).list_indices()}
     assert ("user_id",) in indexed
+
+
+def test_slices_are_staged_apart_and_published_in_one_commit(tmp_path):
+    """Each slice of users stages its picks in a table of its own; publishing swaps them in whole and drops them,
+    a slice that never ran is refused in one line with the stored picks kept, and an older run's leftovers go."""
+    store, items = Store(str(tmp_path / "lancedb")), tiny_items()
+    model = EASERecommender(l2=1.0).fit(tiny_interactions(items), items)
+    old = recommend.FittedModel(model, "old", ("c0",), datetime.now(UTC))
+    recommend.save_fitted(store, old)
+    recommend.rank_slice(store, old, 0, 0, 1, k=2)  # a run that crashed before publishing
+    run = recommend.FittedModel(model, "new", ("c0", "c1", "s0", "s1"), datetime.now(UTC))
+    recommend.save_fitted(store, run)
+    assert recommend.write_recommendations(store, run, k=2) == 8
+    before = recommend.stored_recommendations(store, "s1", None)
+
+    assert recommend.rank_slice(store, run, 0, 0, 2, k=2) == 4  # slice 1 (users 2-3) never ranked
+    with pytest.raises(recommend.ModelError, match=r"slices \[1\] of run new were not ranked"):
+        recommend.publish_recommendations(store, "new", 2)
+    assert recommend.stored_recommendations(store, "s1", None) == before
+
+    assert recommend.rank_slice(store, run, 1, 2, 4, k=2) == 4
+    assert recommend.publish_recommendations(store, "new", 2) == 8
+    picks = store.rows(RecommendationRecord)
+    assert sorted((p["user_id"], p["rank"]) for p in picks) == [(u, r) for u in ("c0", "c1", "s0", "s1")
+                                                               for r in (1, 2)]
+    assert {p["model_version"] for p in picks} == {"new"}
+    assert not [name for name in store.table_names() if name.startswith(recommend.STAGING_PREFIX)]

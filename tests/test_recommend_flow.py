@@ -10,7 +10,7 @@ import pytest
 
 from reelmind.cli import main
 from reelmind.events import import_events
-from reelmind.records import ModelRecord
+from reelmind.records import ModelRecord, RecommendationRecord
 from reelmind.store import Store
 
 from helpers import FIXTURES
@@ -52,6 +52,31 @@ def test_flow_writes_everyones_picks_and_replaces_them(prefect_api, demo_db):
     [model] = Store(demo_db).rows(ModelRecord, ["version", "database"])
     assert model["version"] == second["model_version"] and model["database"] == str(Path(demo_db).resolve())
     assert not (Path(demo_db).parent / "models").exists()
+
+
+def test_slices_ranked_on_a_dask_cluster_give_the_same_picks(prefect_api, demo_db, monkeypatch):
+    """The recommend flow on a Dask cluster: each slice of users ranked in a worker process of its own (one user a
+    slice here), published in one commit, picks equal to the default runner's."""
+    from distributed import LocalCluster
+    from prefect_dask import DaskTaskRunner
+
+    from flows.recommend import recommend
+    from reelmind import recommend as product
+
+    def picks() -> list[tuple]:
+        rows = Store(demo_db).rows(RecommendationRecord, ["user_id", "rank", "video_id", "model_version"])
+        return sorted((r["user_id"], r["rank"], r["video_id"], r["model_version"]) for r in rows)
+
+    threads = recommend(db=demo_db)
+    on_threads = picks()
+    monkeypatch.setattr(product, "SLICE_USERS", 1)
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        dask = recommend.with_options(task_runner=DaskTaskRunner(address=cluster.scheduler_address))(db=demo_db)
+    assert dask["slices"] == 4 and threads["slices"] == 1
+    assert dask["rows"] == threads["rows"] == len(on_threads)
+    assert picks() == on_threads
+    assert not [n for n in Store(demo_db).table_names() if n.startswith(product.STAGING_PREFIX)]
 
 
 def test_cli_reads_stored_picks_and_serves_new_users_on_demand(prefect_api, demo_db, capsys):
