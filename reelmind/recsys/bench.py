@@ -8,8 +8,9 @@ activity follow power laws, users have a few favourite topics, item vectors sit 
 in a fresh LanceDB database as the product holds it (a `videos` row per item, an `events` row per interaction;
 `setup_s`, not part of the run). Then it runs what the recommend flow's tasks run (reelmind.recommend): `fit`
 (read the catalogue and the events from LanceDB, validation draws, stages, the final components, the model saved in
-the `models` table) and `write_recommendations` (every active user's top 20, in chunks of users, written to the
-`recommendations` table in one commit); then 200 on-demand requests for known users through `recommend_for`, the
+the `models` table) and `write_recommendations` (every active user's top 20, ranked slice by slice as the flow's
+`rank-users` tasks do on the default runner, each slice staged, then published as the `recommendations` table
+in one commit); then 200 on-demand requests for known users through `recommend_for`, the
 API's path (stored picks, after checking the user's events for any since the fit), and the same users ranked by
 the model itself (one BLAS thread, as a server answers). Reported per size: fit s, rank-and-write s, full run s
 (the two), peak memory of the child (RSS, GB), on-demand p50/p95 ms (the API's path; the model's ranking). Prints
