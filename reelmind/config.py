@@ -114,8 +114,8 @@ class Settings:
     # Files processed at once. Models run one call at a time each, so 2 keeps both cores busy with different
     # stages (speech on one file while frames of another are described) without thrashing.
     workers: int = setting(2, at_least(1))
-    # Where ingest tasks run: "threads" (this process) or "dask" (a Dask cluster: the scheduler at `dask_address`,
-    # or, with no address, a local cluster of `workers` processes).
+    # Where ingest tasks and the recommend flow's slices of users run: "threads" (this process) or "dask" (a Dask
+    # cluster: the scheduler at `dask_address`, or, with no address, a local cluster of `workers` processes).
     task_runner: str = setting("threads", one_of("threads", "dask"))
     dask_address: str = ""
     # After ingests, recommendations are refreshed once, this many seconds after the first one finishes.
