@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import lancedb
+import numpy as np
 import pyarrow as pa
 from lancedb.query import FullTextOperator, MatchQuery
 
@@ -67,6 +68,15 @@ SWEEP_CHUNK = 200
 READ_MAX_AGE_S = 0.2
 # More partitions than any index has: a search probing them all reads a whole vector index (`Store.prewarm`).
 WARM_ALL_PARTITIONS = 1_000_000
+# The key columns of each searched table that `nearest` returns from memory after `prewarm` (RowKeys), reading only
+# row ids and distances from LanceDB: a top-80 search of the 2M segments returning `id, video_id, rev` took 13.7 ms
+# p50 alone at 100k videos, returning row ids 5.7 ms; the three searches at once 28-30 ms against 18.5-19.7 ms.
+ROW_KEYS: dict[str, tuple[str, ...]] = {"videos": ("id", "rev"), "segments": ("id", "video_id", "rev"),
+                                        "frames": ("id", "video_id", "rev")}
+# In memory at 100k videos: ~100 MB for the 2M segments' keys, ~50 MB for the frames', read in 1.4 s and 0.65 s.
+# Least seconds between two reloads of a table's RowKeys while its rows change (each reload reads the key columns
+# of every row, in the background); meanwhile rows committed since are read from the table.
+ROW_KEYS_RELOAD_S = 10.0
 # A `max_age_s` that never checks for newer versions (once a table has been checked at all).
 LONG_AGO_S = 1e9
 # How the OS's ENOSPC reads in a LanceDB error.
@@ -110,6 +120,41 @@ def sql_in(values: Iterable[str]) -> str:
     return "(" + ", ".join(sql_str(v) for v in values) + ")"
 
 
+class RowKeys:
+    """Some columns of a table's rows by row id, read once and kept in memory. A row id is where the row lies
+    (LanceDB's `_rowid`: its fragment's id << 32 | its place there), and LanceDB never writes into a fragment
+    again nor gives its id to another (a compaction writes the rows again into new fragments), so a row found here
+    has these values in every later version; rows written after the read are not here (`find` says which)."""
+
+    def __init__(self, data: pa.Table, version: int):
+        row_ids = data["_rowid"].to_numpy()
+        order = np.argsort(row_ids)
+        self.row_ids = row_ids[order]
+        self.columns = {name: data[name].combine_chunks().take(pa.array(order)) for name in data.column_names
+                        if name != "_rowid"}
+        self.version = version  # the table's version read
+
+    @classmethod
+    def read(cls, table: lancedb.table.Table, columns: Sequence[str]) -> RowKeys:
+        version = table.version
+        return cls(table.search().select(list(columns)).with_row_id(True).limit(None).to_arrow(), version)
+
+    def find(self, row_ids: Sequence[int]) -> tuple[list[dict | None], list[int]]:
+        """Each row's values (None where not here), and the row ids not here."""
+        wanted = np.asarray(row_ids, dtype=np.uint64)
+        at = np.minimum(np.searchsorted(self.row_ids, wanted), max(len(self.row_ids) - 1, 0))
+        here = (self.row_ids[at] == wanted) if len(self.row_ids) else np.zeros(len(wanted), bool)
+        values = {name: column.take(pa.array(at[here])).to_pylist() for name, column in self.columns.items()}
+        found: list[dict | None] = [None] * len(wanted)
+        for n, i in enumerate(np.flatnonzero(here)):
+            found[i] = {name: values[name][n] for name in values}
+        return found, [int(row_id) for row_id, ok in zip(wanted, here, strict=True) if not ok]
+
+
+# No keys read yet (of no version).
+_NO_KEYS = RowKeys(pa.table({"_rowid": pa.array([], pa.uint64())}), -1)
+
+
 class Store:
     """One LanceDB database. Use `Store.open(uri)`: one connection and one handle per table per process.
 
@@ -141,6 +186,10 @@ class Store:
         self._warm: dict[tuple[str, str], int] | None = None
         self._warm_checked: dict[str, int] = {}
         self._warming: threading.Thread | None = None
+        # Key columns of the searched tables in memory (`prewarm`, RowKeys), and when each was last reloaded.
+        self._keys: dict[str, RowKeys] = {}
+        self._keys_loaded_at: dict[str, float] = {}
+        self._keys_loading: threading.Thread | None = None
         self._checked_at: dict[str, float] = {}  # when each table was last checked for newer versions
 
     @classmethod
@@ -647,7 +696,8 @@ class Store:
                 exact: bool = False, columns: Sequence[str] | None = None) -> list[dict]:
         """Rows nearest to `vector` by cosine distance, with `score` = cosine similarity, among the rows `where`
         selects (applied before the search). Through the column's vector index when it has one (reelmind.indexes)
-        unless `exact`; `columns` limits what is read (default: all but the vector columns)."""
+        unless `exact`; `columns` limits what is read (default: all but the vector columns). After `prewarm`, key
+        columns (ROW_KEYS) come from memory: LanceDB reads row ids and distances only."""
         table = self.table(table_name, READ_MAX_AGE_S)
         if table is None or table.count_rows() == 0:
             return []
@@ -659,17 +709,40 @@ class Store:
             self._keep_warm(table_name, table)
         if where:  # rows with no vector (null) are never returned
             query = query.where(where, prefilter=True)
-        query = query.select([*(columns or self._plain_columns(table)), "_distance"])
-        rows = query.limit(k).to_list()
-        for row in rows:
-            row["score"] = 1.0 - float(row.pop("_distance"))
+        keys = self._keys.get(table_name)
+        if keys is not None and table.version < keys.version:  # the table was dropped and made again: other rows
+            del self._keys[table_name]
+            keys = None
+        if columns and keys is not None and set(columns) <= set(keys.columns):
+            found = query.with_row_id(True).select(["_distance"]).limit(k).to_arrow()
+            rows = self._keyed_rows(table_name, table, keys, found["_rowid"].to_pylist(), columns)
+            distances = found["_distance"].to_pylist()
+        else:
+            query = query.select([*(columns or self._plain_columns(table)), "_distance"])
+            rows = query.limit(k).to_list()
+            distances = [row.pop("_distance") for row in rows]
+        for row, distance in zip(rows, distances, strict=True):
+            row["score"] = 1.0 - float(distance)
         return rows
+
+    def _keyed_rows(self, name: str, table: lancedb.table.Table, keys: RowKeys, row_ids: list[int],
+                    columns: Sequence[str]) -> list[dict]:
+        """The `columns` of these rows, in their order: from memory, and those written since it was read from the
+        table (then it is read again, in the background)."""
+        found, missing = keys.find(row_ids)
+        if missing:
+            read = table.take_row_ids(missing).select(list(columns)).with_row_id().to_arrow().to_pylist()
+            by_id = {row.pop("_rowid"): row for row in read}
+            found = [row if row is not None else by_id.get(row_id) for row, row_id in zip(found, row_ids, strict=True)]
+            self._reload_keys(name)
+        return [{c: row[c] for c in columns} for row in found if row is not None]
 
     def prewarm(self, tables: Sequence[str] | None = None) -> dict[str, float]:
         """Load the vector indexes of these tables (default: every searched one) into LanceDB's in-process cache,
         and keep them there: from then on, `nearest` loads an index again in the background once an upkeep has
         merged new rows into it. For a process that answers many searches (the API; `reelmind bench search`).
-        Returns the seconds each index took.
+        Also reads each table's key columns into memory (ROW_KEYS), which `nearest` then returns without reading
+        them from the table. Returns the seconds each index (and each table's keys) took.
 
         A search that probes every partition reads an index in one pass: 0.2 s for the 1M frames' IVF_FLAT index
         here, where a search of a cold index reads each of its NPROBES partitions apart (a top-80 search of the
@@ -682,7 +755,38 @@ class Store:
                 started = time.perf_counter()
                 if self._warm_index(name, column, max_age_s=0.0):  # the latest version
                     took[f"{name}.{column}"] = round(time.perf_counter() - started, 3)
+            started = time.perf_counter()
+            if self._load_keys(name):
+                took[f"{name} keys"] = round(time.perf_counter() - started, 3)
         return took
+
+    def _load_keys(self, name: str) -> bool:
+        """Read the table's key columns (ROW_KEYS) into memory, unless those of its version are; whether it read."""
+        table = self.table(name, LONG_AGO_S)
+        if table is None or name not in ROW_KEYS or self._keys.get(name, _NO_KEYS).version == table.version:
+            return False
+        self._keys_loaded_at[name] = time.monotonic()
+        self._keys[name] = RowKeys.read(table, ROW_KEYS[name])
+        return True
+
+    def _reload_keys(self, name: str) -> None:
+        """Rows were found that the table's keys in memory lack (written since): read them again in the
+        background, at most every ROW_KEYS_RELOAD_S, one table at a time."""
+        if time.monotonic() - self._keys_loaded_at.get(name, 0.0) < ROW_KEYS_RELOAD_S:
+            return
+        if self._keys_loading is not None and self._keys_loading.is_alive():
+            return
+        self._keys_loaded_at[name] = time.monotonic()
+        self._keys_loading = threading.Thread(target=self._reload_keys_now, args=(name,), daemon=True,
+                                              name="reelmind-keys")
+        self._keys_loading.start()
+
+    def _reload_keys_now(self, name: str) -> None:
+        try:
+            self._load_keys(name)
+        except (OSError, RuntimeError, ValueError) as exc:  # a search only reads more for it
+            LOG.warning("%s: could not read the %s keys into memory: %s", self.uri, name,
+                        " ".join(str(exc).split())[:200])
 
     def _warm_index(self, name: str, column: str, max_age_s: float = READ_MAX_AGE_S) -> bool:
         """Load the column's vector index into the cache unless the same index is there; whether it loaded."""

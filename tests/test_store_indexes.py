@@ -225,8 +225,10 @@ def test_prewarm_loads_each_vector_index_once_and_again_after_an_upkeep_changed_
     store.wait_for_upkeep(60)
     store.maintain()
     before = [r["video_id"] for r in store.nearest("segments", "vector", vectors[7], 5)]
-    assert set(store.prewarm()) == {"videos.text_vector", "segments.vector"}  # frames: none stored
-    assert store.prewarm() == {}  # the same indexes: nothing to load
+    # no frames stored, so no index of theirs; the tables' key columns read into memory too
+    assert set(store.prewarm()) == {"videos.text_vector", "segments.vector", "videos keys", "segments keys",
+                                    "frames keys"}
+    assert store.prewarm() == {}  # the same indexes and versions: nothing to load
     assert [r["video_id"] for r in store.nearest("segments", "vector", vectors[7], 5)] == before
     for i in range(60, 120):
         _write(store, f"v{i}", f"video {i}", vectors[i], [(f"words {i}", vectors[i])])
@@ -236,3 +238,33 @@ def test_prewarm_loads_each_vector_index_once_and_again_after_an_upkeep_changed_
     store.nearest("segments", "vector", vectors[100], 5)  # a search on the new version loads them again
     store._warming.join(30)
     assert store._warm[("segments", "vector")] == 120
+
+
+def test_after_prewarm_searches_read_keys_from_memory_and_rows_written_since_from_the_table(tmp_path, monkeypatch):
+    """Key columns come from memory by row id after `prewarm`: the same rows as read from the table, and a video
+    written again since (new revision, new rows) is found with its new rows' keys."""
+    monkeypatch.setattr(indexes, "VECTOR_INDEX_MIN_ROWS", 50)
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(0, 1, (70, E5.dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = Store(str(tmp_path / "db"))
+    for i in range(60):
+        _write(store, f"v{i}", f"video {i}", vectors[i], [(f"words {i}", vectors[i])])
+    store.wait_for_upkeep(60)
+    store.maintain()
+    keys = ["id", "video_id", "rev"]
+    before = [store.nearest("segments", "vector", v, 5, exact=True, columns=keys) for v in vectors[:10]]
+    store.prewarm()
+    assert store._keys["segments"].version == store.table("segments").version
+    assert [store.nearest("segments", "vector", v, 5, exact=True, columns=keys) for v in vectors[:10]] == before
+    # written since: a new video, and v3 again under a new revision (its old rows swept)
+    _write(store, "v60", "video 60", vectors[60], [("words 60", vectors[60])])
+    store.write_video(video_record("v3", rev="r2", n_segments=1, text_vector=vectors[3]),
+                      [SegmentRecord("v3:0", "v3", "r2", 0, 0.0, 1.0, "words 3", vectors[3])], [], SPACES)
+    store.table("segments")  # the searches' handle sees them
+    assert [(r["id"], r["rev"]) for r in store.nearest("segments", "vector", vectors[60], 1, columns=keys)] == \
+        [("v60:0", "r1")]
+    assert [(r["id"], r["rev"]) for r in store.nearest("segments", "vector", vectors[3], 1, columns=keys)] == \
+        [("v3:0", "r2")]
+    assert [(r["id"], r["rev"]) for r in store.nearest("videos", "text_vector", vectors[3], 1, columns=["id", "rev"])] \
+        == [("v3", "r2")]
