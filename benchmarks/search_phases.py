@@ -48,6 +48,7 @@ def main(db: str, queries: int = 40, prewarm: bool = False) -> None:
     _timed(Store, "nearest", lambda a: f"vector search: {a[1]}")
     _timed(Store, "matches", lambda a: f"full-text search: {a[1]}")
     _timed(Store, "rows", lambda a: f"rows by key: {a[1].table}")
+    _timed(Store, "rows_of_videos", lambda a: f"rows of the shown videos: {a[1].table}")
     _timed(type(text), "embed_queries", lambda a: "query embedding")
     _timed(search, "_word_moments", lambda a: "word moments (tokenise, match)")
     _timed(search, "search", lambda a: "search, end to end")

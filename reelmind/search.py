@@ -178,7 +178,10 @@ def search(query: str, settings: Settings, k: int = 5, filters: SearchFilters | 
         missing = [video_id for video_id in top if video_id not in shown]
         if not missing:
             break
-        reading += [_POOL.submit(_moments_of, store, kind, missing) for kind in ("speech", "screen")]
+        # Their moments of the revision found (a video found by a moment alone: that moment's), read while the
+        # videos are looked up; read again for a video whose committed revision turns out to be another.
+        assumed = {video_id: revision.get(video_id) or ranking.by_meaning[video_id][2]["rev"] for video_id in missing}
+        reading += [_POOL.submit(_moments_of, store, kind, assumed) for kind in ("speech", "screen")]
         looked_up = _committed(store, missing, scope)
         for video_id in missing:
             if video_id in looked_up:
@@ -186,6 +189,10 @@ def search(query: str, settings: Settings, k: int = 5, filters: SearchFilters | 
                 revision[video_id] = looked_up[video_id]["rev"]
             else:
                 gone.add(video_id)
+        other = {video_id: revision[video_id] for video_id in missing
+                 if video_id in shown and revision[video_id] != assumed[video_id]}
+        if other:
+            reading += [_POOL.submit(_moments_of, store, kind, other) for kind in ("speech", "screen")]
 
     rows: dict[str, list[tuple[str, dict]]] = {video_id: [] for video_id in top}
     for future in reading:
@@ -247,17 +254,18 @@ class _Ranking:
 
 def _committed(store: Store, video_ids: list[str], scope: _Scope) -> dict[str, dict]:
     """The committed rows of these videos, of those the filters allow."""
-    where = f"id IN {sql_in(video_ids)}"
-    if scope.postfilter:
-        where = f"({scope.videos}) AND {where}"
-    return {r["id"]: r for r in store.rows(VideoRecord, DOCUMENT_COLUMNS, where, READ_MAX_AGE_S)}
+    if scope.postfilter:  # the filters are conditions on the rows read
+        where = f"({scope.videos}) AND id IN {sql_in(video_ids)}"
+        rows = store.rows(VideoRecord, DOCUMENT_COLUMNS, where, READ_MAX_AGE_S)
+    else:
+        rows = store.rows_of_videos(VideoRecord, DOCUMENT_COLUMNS, dict.fromkeys(video_ids), READ_MAX_AGE_S)
+    return {r["id"]: r for r in rows}
 
 
-def _moments_of(store: Store, kind: str, video_ids: list[str]) -> list[tuple[str, dict]]:
-    """These videos' segments ("speech") or frames ("screen"), of every revision stored, read through the
-    video_id index: (kind, row)."""
+def _moments_of(store: Store, kind: str, revisions: dict[str, str]) -> list[tuple[str, dict]]:
+    """These videos' segments ("speech") or frames ("screen") of the given revisions: (kind, row)."""
     record, columns = (SegmentRecord, SEGMENT_COLUMNS) if kind == "speech" else (FrameRecord, FRAME_COLUMNS)
-    return [(kind, r) for r in store.rows(record, columns, f"video_id IN {sql_in(video_ids)}", READ_MAX_AGE_S)]
+    return [(kind, r) for r in store.rows_of_videos(record, columns, revisions, READ_MAX_AGE_S)]
 
 
 def _word_moments(query: str, rows: dict[str, list[tuple[str, dict]]]) -> dict[str, list[tuple[float, str, dict]]]:

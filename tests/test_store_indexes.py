@@ -268,3 +268,31 @@ def test_after_prewarm_searches_read_keys_from_memory_and_rows_written_since_fro
         [("v3:0", "r2")]
     assert [(r["id"], r["rev"]) for r in store.nearest("videos", "text_vector", vectors[3], 1, columns=["id", "rev"])] \
         == [("v3", "r2")]
+
+
+def test_a_prewarmed_search_shows_the_same_and_sees_a_video_written_again_since(tmp_path, e5):
+    """After `prewarm` the searches read keys and the shown videos' rows by row id: the same hits as before it, and
+    a video written again since (new revision, new rows) is shown with its new moments."""
+    uri = str(tmp_path / "db")
+    store = Store.open(uri)
+    texts = {  # id: (title, transcript segments)
+        "soup": ("Tomato soup", ["today we make a fresh tomato soup", "add the garlic and basil"]),
+        "pump": ("Garden tools", ["the XK-4471 pump replaced the old one in 2019", "water the roses daily"]),
+        "space": ("太空探索", ["欢迎收看太空探索节目", "今天我们去空间站，看火箭发射"]),
+        "bread": ("Baking", ["knead the dough for ten minutes", "bake the bread for an hour"]),
+    }
+    for video_id, (title, said) in texts.items():
+        document = " ".join([title, *said])
+        _write(store, video_id, title, e5.embed_passages([document])[0],
+               list(zip(said, e5.embed_passages(said))), document=document, transcript=" ".join(said))
+    queries = ["XK-4471", "空间站", "how long to bake bread", "soup with basil"]
+    before = [search(query, settings_for(uri), k=4) for query in queries]
+    assert "segments keys" in store.prewarm()
+    assert [search(query, settings_for(uri), k=4) for query in queries] == before
+    said = "bake the sourdough loaf for an hour"
+    store.write_video(video_record("bread", rev="r2", title="Baking", n_segments=1, document=f"Baking {said}",
+                                   text_vector=e5.embed_passages([f"Baking {said}"])[0]),
+                      [SegmentRecord("bread:0", "bread", "r2", 0, 0.0, 1.0, said, e5.embed_passages([said])[0])], [],
+                      SPACES)
+    top = search("sourdough loaf", settings_for(uri), k=4)[0]
+    assert (top.video_id, top.text, top.match) == ("bread", said, "speech")
