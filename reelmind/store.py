@@ -66,6 +66,8 @@ SWEEP_CHUNK = 200
 # Searches read tables checked for other processes' commits at most this long ago: the check costs ~3 ms per
 # table, and a search reads the same tables several times (a new video shows up in searches this much later).
 READ_MAX_AGE_S = 0.2
+# Partitions probed in a table's vector index when indexes.NPROBES names none for it.
+DEFAULT_NPROBES = 10
 # More partitions than any index has: a search probing them all reads a whole vector index (`Store.prewarm`).
 WARM_ALL_PARTITIONS = 1_000_000
 # The key columns of each searched table that `nearest` returns from memory after `prewarm` (RowKeys), reading only
@@ -751,7 +753,7 @@ class Store:
         if exact:
             query = query.bypass_vector_index()
         elif self._has_index(table_name, table, column):
-            query = query.nprobes(indexes.NPROBES)
+            query = query.nprobes(indexes.NPROBES.get(table_name, DEFAULT_NPROBES))
             self._keep_warm(table_name, table)
         if where:  # rows with no vector (null) are never returned
             query = query.where(where, prefilter=True)
@@ -791,7 +793,7 @@ class Store:
         them from the table. Returns the seconds each index (and each table's keys) took.
 
         A search that probes every partition reads an index in one pass: 0.2 s for the 1M frames' IVF_FLAT index
-        here, where a search of a cold index reads each of its NPROBES partitions apart (a top-80 search of the
+        here, where a search of a cold index reads each of its probed partitions apart (a top-80 search of the
         frames took 35 ms p50 cold, 15 ms afterwards, for new queries). The cache holds the indexed vectors: ~1.5 GB
         per million 384-d rows."""
         self._warm = self._warm if self._warm is not None else {}
