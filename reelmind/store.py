@@ -757,10 +757,7 @@ class Store:
             self._keep_warm(table_name, table)
         if where:  # rows with no vector (null) are never returned
             query = query.where(where, prefilter=True)
-        keys = self._keys.get(table_name)
-        if keys is not None and table.version < keys.version:  # the table was dropped and made again: other rows
-            del self._keys[table_name]
-            keys = None
+        keys = self._current_keys(table_name, table)
         if columns and keys is not None and set(columns) <= set(keys.columns):
             found = query.with_row_id(True).select(["_distance"]).limit(k).to_arrow()
             rows = self._keyed_rows(table_name, table, keys, found["_rowid"].to_pylist(), columns)
@@ -769,21 +766,29 @@ class Store:
             query = query.select([*(columns or self._plain_columns(table)), "_distance"])
             rows = query.limit(k).to_list()
             distances = [row.pop("_distance") for row in rows]
-        for row, distance in zip(rows, distances, strict=True):
-            row["score"] = 1.0 - float(distance)
-        return rows
+        return [row | {"score": 1.0 - float(distance)} for row, distance in zip(rows, distances, strict=True)
+                if row is not None]
+
+    def _current_keys(self, name: str, table: lancedb.table.Table) -> RowKeys | None:
+        """The table's keys in memory (`prewarm`), if any and if of this table: forgotten once its version is
+        older than theirs (it was dropped and made again: its row ids are other rows')."""
+        keys = self._keys.get(name)
+        if keys is not None and table.version < keys.version:
+            self._keys.pop(name, None)
+            return None
+        return keys
 
     def _keyed_rows(self, name: str, table: lancedb.table.Table, keys: RowKeys, row_ids: list[int],
                     columns: Sequence[str]) -> list[dict]:
-        """The `columns` of these rows, in their order: from memory, and those written since it was read from the
-        table (then it is read again, in the background)."""
+        """The `columns` of these rows, in their order (None for a row gone meanwhile): from memory, and those
+        written since it was read from the table (then it is read again, in the background)."""
         found, missing = keys.find(row_ids)
         if missing:
             read = table.take_row_ids(missing).select(list(columns)).with_row_id().to_arrow().to_pylist()
             by_id = {row.pop("_rowid"): row for row in read}
             found = [row if row is not None else by_id.get(row_id) for row, row_id in zip(found, row_ids, strict=True)]
             self._reload_keys(name)
-        return [{c: row[c] for c in columns} for row in found if row is not None]
+        return [None if row is None else {c: row[c] for c in columns} for row in found]
 
     def prewarm(self, tables: Sequence[str] | None = None) -> dict[str, float]:
         """Load the vector indexes of these tables (default: every searched one) into LanceDB's in-process cache,
@@ -880,10 +885,15 @@ class Store:
         query = table.search(MatchQuery(text, column, operator=FullTextOperator.AND), query_type="fts")
         if where:
             query = query.where(where, prefilter=True)
-        rows = query.select([*(columns or self._plain_columns(table)), "_score"]).limit(k).to_list()
-        for row in rows:
-            row["score"] = float(row.pop("_score"))
-        return rows
+        keys = self._current_keys(table_name, table)
+        if columns and keys is not None and set(columns) <= set(keys.columns):
+            found = query.with_row_id(True).select(["_score"]).limit(k).to_arrow()
+            rows = self._keyed_rows(table_name, table, keys, found["_rowid"].to_pylist(), columns)
+            scores = found["_score"].to_pylist()
+        else:
+            rows = query.select([*(columns or self._plain_columns(table)), "_score"]).limit(k).to_list()
+            scores = [row.pop("_score") for row in rows]
+        return [row | {"score": float(score)} for row, score in zip(rows, scores, strict=True) if row is not None]
 
     def _has_index(self, table_name: str, table: lancedb.table.Table, column: str, text: bool = False) -> bool:
         """Whether the column has a vector (or, `text`, a full-text) index; looked up once per table version."""

@@ -254,7 +254,9 @@ def test_after_prewarm_searches_read_keys_from_memory_and_rows_written_since_fro
     store.maintain()
     keys = ["id", "video_id", "rev"]
     before = [store.nearest("segments", "vector", v, 5, exact=True, columns=keys) for v in vectors[:10]]
+    worded = store.matches("segments", "text", "words", 20, columns=keys)
     store.prewarm()
+    assert store.matches("segments", "text", "words", 20, columns=keys) == worded  # full-text searches too
     assert store._keys["segments"].version == store.table("segments").version
     assert [store.nearest("segments", "vector", v, 5, exact=True, columns=keys) for v in vectors[:10]] == before
     # written since: a new video, and v3 again under a new revision (its old rows swept)
