@@ -705,8 +705,8 @@ class Store:
         known = {} if keys is None else {video_id: keys.row_ids_of(video_id, None if name == "videos" else rev)
                                          for video_id, rev in revisions.items()}
         known = {video_id: row_ids for video_id, row_ids in known.items() if row_ids}
-        rows = table.take_row_ids([r for row_ids in known.values() for r in row_ids]).select(wanted).to_arrow() \
-            .to_pylist() if known else []
+        rows = self._take_keyed(table, keys, [r for row_ids in known.values() for r in row_ids], wanted) \
+            if known else []
         got: dict[str, int] = {}
         for row in rows:
             got[row[column]] = got.get(row[column], 0) + 1
@@ -718,6 +718,16 @@ class Store:
             rows = [row for row in rows if row[column] in whole] + self.rows(
                 record, wanted, f"{column} IN {sql_in(rest)}", max_age_s)
         return [row for row in rows if name == "videos" or revisions[row[column]] in (None, row["rev"])]
+
+    @staticmethod
+    def _take_keyed(table: lancedb.table.Table, keys: RowKeys, row_ids: list[int], columns: list[str]) -> list[dict]:
+        """These rows' `columns` (row ids the keys in memory hold): the key columns from memory, the rest from the
+        table (a take costs ~1.3 ms more per column read: 100 frames' 7 shown columns 11.0 ms, 3 of them 5.8 ms)."""
+        read = table.take_row_ids(row_ids).select([c for c in columns if c not in keys.columns]).with_row_id() \
+            .to_arrow().to_pylist()
+        found, _ = keys.find([row.pop("_rowid") for row in read])
+        return [row | {c: key[c] for c in columns if c in keys.columns} for row, key in zip(read, found, strict=True)
+                if key is not None]
 
     def videos(self, columns: Sequence[str] | None = None, where: str | None = None) -> list[dict]:
         return self.rows(VideoRecord, columns, where)
