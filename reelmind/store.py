@@ -79,7 +79,8 @@ ROW_KEYS: dict[str, tuple[str, ...]] = {"videos": ("id", "rev"), "segments": ("i
 # the shown videos' rows by row id took 12.1 ms p50 at 100k videos (the three tables at once), through the
 # id and video_id indexes 17.8 ms.
 VIDEO_KEY = {"videos": "id", "segments": "video_id", "frames": "video_id"}
-# In memory at 100k videos: ~100 MB for the 2M segments' keys, ~50 MB for the frames', read in 1.4 s and 0.65 s.
+# In memory at 100k videos: ~0.2 GB (the 2M segments' keys 97 MB, the frames' 51 MB, each table's rows by video
+# ~15-30 MB), read in 1.3-1.9 s and 0.5-0.65 s; the videos' in 0.1-0.2 s.
 # Least seconds between two reloads of a table's RowKeys while its rows change (each reload reads the key columns
 # of every row, in the background); meanwhile rows committed since are read from the table.
 ROW_KEYS_RELOAD_S = 10.0
