@@ -768,15 +768,7 @@ class Store:
             self._keep_warm(table_name, table)
         if where:  # rows with no vector (null) are never returned
             query = query.where(where, prefilter=True)
-        keys = self._current_keys(table_name, table)
-        if columns and keys is not None and set(columns) <= set(keys.columns):
-            found = query.with_row_id(True).select(["_distance"]).limit(k).to_arrow()
-            rows = self._keyed_rows(table_name, table, keys, found["_rowid"].to_pylist(), columns)
-            distances = found["_distance"].to_pylist()
-        else:
-            query = query.select([*(columns or self._plain_columns(table)), "_distance"])
-            rows = query.limit(k).to_list()
-            distances = [row.pop("_distance") for row in rows]
+        rows, distances = self._query_rows(table_name, table, query, k, columns, "_distance")
         return [row | {"score": 1.0 - float(distance)} for row, distance in zip(rows, distances, strict=True)
                 if row is not None]
 
@@ -788,6 +780,19 @@ class Store:
             self._keys.pop(name, None)
             return None
         return keys
+
+    def _query_rows(self, name: str, table: lancedb.table.Table, query, k: int, columns: Sequence[str] | None,
+                    measure: str) -> tuple[list[dict | None], list[float]]:
+        """The first k rows of a LanceDB search (`columns` of each, default all but the vectors) and each one's
+        `measure` ("_distance", "_score"). After `prewarm` with key columns asked for, LanceDB returns row ids
+        and the measure only, and the keys come from memory (None for a row gone meanwhile)."""
+        keys = self._current_keys(name, table)
+        if columns and keys is not None and set(columns) <= set(keys.columns):
+            found = query.with_row_id(True).select([measure]).limit(k).to_arrow()
+            return self._keyed_rows(name, table, keys, found["_rowid"].to_pylist(), columns), \
+                found[measure].to_pylist()
+        rows = query.select([*(columns or self._plain_columns(table)), measure]).limit(k).to_list()
+        return rows, [row.pop(measure) for row in rows]
 
     def _keyed_rows(self, name: str, table: lancedb.table.Table, keys: RowKeys, row_ids: list[int],
                     columns: Sequence[str]) -> list[dict]:
@@ -896,14 +901,7 @@ class Store:
         query = table.search(MatchQuery(text, column, operator=FullTextOperator.AND), query_type="fts")
         if where:
             query = query.where(where, prefilter=True)
-        keys = self._current_keys(table_name, table)
-        if columns and keys is not None and set(columns) <= set(keys.columns):
-            found = query.with_row_id(True).select(["_score"]).limit(k).to_arrow()
-            rows = self._keyed_rows(table_name, table, keys, found["_rowid"].to_pylist(), columns)
-            scores = found["_score"].to_pylist()
-        else:
-            rows = query.select([*(columns or self._plain_columns(table)), "_score"]).limit(k).to_list()
-            scores = [row.pop("_score") for row in rows]
+        rows, scores = self._query_rows(table_name, table, query, k, columns, "_score")
         return [row | {"score": float(score)} for row, score in zip(rows, scores, strict=True) if row is not None]
 
     def _has_index(self, table_name: str, table: lancedb.table.Table, column: str, text: bool = False) -> bool:

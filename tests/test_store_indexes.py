@@ -146,18 +146,25 @@ def test_an_upkeep_of_one_table_does_not_wait_for_another_tables(tmp_path):
         assert [m.table for m in done] == ["videos"]
 
 
-def test_words_are_matched_in_chinese_and_english_where_meaning_misses(tmp_path, e5):
-    store = Store(str(tmp_path / "db"))
-    texts = {  # id: (title, transcript segments)
-        "soup": ("Tomato soup", ["today we make a fresh tomato soup", "add the garlic and basil"]),
-        "pump": ("Garden tools", ["the XK-4471 pump replaced the old one in 2019", "water the roses daily"]),
-        "space": ("太空探索", ["欢迎收看太空探索节目", "今天我们去空间站，看火箭发射"]),
-        "bread": ("Baking", ["knead the dough for ten minutes", "bake the bread for an hour"]),
-    }
-    for video_id, (title, said) in texts.items():
+# Four spoken videos, id: (title, transcript segments): a Chinese one, an exact part number, two English topics.
+SPOKEN = {
+    "soup": ("Tomato soup", ["today we make a fresh tomato soup", "add the garlic and basil"]),
+    "pump": ("Garden tools", ["the XK-4471 pump replaced the old one in 2019", "water the roses daily"]),
+    "space": ("太空探索", ["欢迎收看太空探索节目", "今天我们去空间站，看火箭发射"]),
+    "bread": ("Baking", ["knead the dough for ten minutes", "bake the bread for an hour"]),
+}
+
+
+def _write_spoken(store: Store, e5) -> None:
+    for video_id, (title, said) in SPOKEN.items():
         document = " ".join([title, *said])
         _write(store, video_id, title, e5.embed_passages([document])[0],
                list(zip(said, e5.embed_passages(said))), document=document, transcript=" ".join(said))
+
+
+def test_words_are_matched_in_chinese_and_english_where_meaning_misses(tmp_path, e5):
+    store = Store(str(tmp_path / "db"))
+    _write_spoken(store, e5)
     assert [r["video_id"] for r in store.matches("segments", "text", "火箭发射", 5, columns=["video_id"])] == \
         ["space"]
     assert store.matches("segments", "text", "火箭 面包", 5) == []  # every word is required
@@ -213,14 +220,19 @@ def test_words_are_split_as_the_text_index_splits_them():
         [["run", "xk", "4471", "pump"], [], ["去", "空间", "站", "看", "火箭", "发射"], []]
 
 
-def test_prewarm_loads_each_vector_index_once_and_again_after_an_upkeep_changed_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(indexes, "VECTOR_INDEX_MIN_ROWS", 50)
-    rng = np.random.default_rng(3)
-    vectors = rng.normal(0, 1, (120, E5.dim)).astype(np.float32)
+def _indexed_videos(tmp_path, seed: int, total: int, written: int = 60) -> tuple[Store, np.ndarray]:
+    """A store holding `written` one-segment videos on random unit vectors (`total` made, the rest for later)."""
+    vectors = np.random.default_rng(seed).normal(0, 1, (total, E5.dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     store = Store(str(tmp_path / "db"))
-    for i in range(60):
+    for i in range(written):
         _write(store, f"v{i}", f"video {i}", vectors[i], [(f"words {i}", vectors[i])])
+    return store, vectors
+
+
+def test_prewarm_loads_each_vector_index_once_and_again_after_an_upkeep_changed_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(indexes, "VECTOR_INDEX_MIN_ROWS", 50)
+    store, vectors = _indexed_videos(tmp_path, seed=3, total=120)
     assert store.nearest("segments", "vector", vectors[0], 3) and store._warm is None  # nothing kept warm unasked
     store.wait_for_upkeep(60)
     store.maintain()
@@ -244,12 +256,7 @@ def test_after_prewarm_searches_read_keys_from_memory_and_rows_written_since_fro
     """Key columns come from memory by row id after `prewarm`: the same rows as read from the table, and a video
     written again since (new revision, new rows) is found with its new rows' keys."""
     monkeypatch.setattr(indexes, "VECTOR_INDEX_MIN_ROWS", 50)
-    rng = np.random.default_rng(5)
-    vectors = rng.normal(0, 1, (70, E5.dim)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    store = Store(str(tmp_path / "db"))
-    for i in range(60):
-        _write(store, f"v{i}", f"video {i}", vectors[i], [(f"words {i}", vectors[i])])
+    store, vectors = _indexed_videos(tmp_path, seed=5, total=70)
     store.wait_for_upkeep(60)
     store.maintain()
     keys = ["id", "video_id", "rev"]
@@ -280,16 +287,7 @@ def test_a_prewarmed_search_shows_the_same_and_sees_a_video_written_again_since(
     a video written again since (new revision, new rows) is shown with its new moments."""
     uri = str(tmp_path / "db")
     store = Store.open(uri)
-    texts = {  # id: (title, transcript segments)
-        "soup": ("Tomato soup", ["today we make a fresh tomato soup", "add the garlic and basil"]),
-        "pump": ("Garden tools", ["the XK-4471 pump replaced the old one in 2019", "water the roses daily"]),
-        "space": ("太空探索", ["欢迎收看太空探索节目", "今天我们去空间站，看火箭发射"]),
-        "bread": ("Baking", ["knead the dough for ten minutes", "bake the bread for an hour"]),
-    }
-    for video_id, (title, said) in texts.items():
-        document = " ".join([title, *said])
-        _write(store, video_id, title, e5.embed_passages([document])[0],
-               list(zip(said, e5.embed_passages(said))), document=document, transcript=" ".join(said))
+    _write_spoken(store, e5)
     queries = ["XK-4471", "空间站", "how long to bake bread", "soup with basil"]
     before = [search(query, settings_for(uri), k=4) for query in queries]
     assert "segments keys" in store.prewarm()
