@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import zipfile
@@ -212,7 +211,8 @@ def staging_table(version: str, index: int) -> str:
 
 
 def rank_slice(store: Store, fitted: FittedModel, index: int, start: int, stop: int, k: int) -> int:
-    """Rank active users [start, stop) and stage their top k in the slice's table; returns the picks staged."""
+    """Rank active users [start, stop) and stage their top k in the slice's table; returns the picks staged (0
+    when a newer run has replaced this run's model meanwhile and dropped its staging)."""
     recs = ranking.rank(fitted.model, fitted.active_users[start:stop], k)
     picks = [(str(user), rank, r) for user, mine in recs.items() for rank, r in enumerate(mine, 1)]
     data = pa.table({"user_id": [p[0] for p in picks], "rank": [p[1] for p in picks],
@@ -221,7 +221,12 @@ def rank_slice(store: Store, fitted: FittedModel, index: int, start: int, stop: 
                      "model_version": [fitted.version] * len(picks),
                      "generated_at": pa.array([datetime.now(UTC)] * len(picks), pa.timestamp("us", "UTC"))},
                     schema=table_schema(RecommendationRecord))
-    store.db.create_table(staging_table(fitted.version, index), data, mode="overwrite")
+    try:
+        store.db.create_table(staging_table(fitted.version, index), data, mode="overwrite")
+    except (OSError, RuntimeError, ValueError):
+        if saved_version(store) != fitted.version:
+            return 0  # overtaken: a newer run saved its model, and its publish dropped this run's staging meanwhile
+        raise
     return len(picks)
 
 
@@ -239,17 +244,15 @@ def publish_recommendations(store: Store, version: str, slices: int) -> int:
     """Replace the stored picks with the `slices` staged by run `version`, in one commit, and drop the staged
     tables; returns the rows written, 0 when that run's model is no longer the saved one (a newer run's picks are
     its own to write). A failed commit keeps the run's staged slices, so a retry publishes them."""
-    names = set(store.table_names())
-    missing = [index for index in range(slices) if staging_table(version, index) not in names]
-    if missing and saved_version(store) == version:
-        raise ModelError(f"{store.uri}: slices {missing[:5]} of run {version} were not ranked; run the recommend "
-                         f"flow again")
-    written = False
-    if not missing:
-        data = pa.concat_tables([store.db.open_table(staging_table(version, index)).to_arrow()
-                                 for index in range(slices)]) if slices else \
-            table_schema(RecommendationRecord).empty_table()
-        written = store.replace(RecommendationRecord, data, precondition=lambda: saved_version(store) == version)
+    try:
+        data = _staged(store, version, slices)
+    except (OSError, RuntimeError, ValueError) as exc:  # a slice not ranked, or dropped while read
+        if saved_version(store) == version:
+            raise ModelError(f"{store.uri}: {' '.join(str(exc).split())[:200]}; run the recommend flow again") \
+                from None
+        data = None  # overtaken: a newer run saved its model, and its publish dropped this run's slices
+    written = data is not None and store.replace(RecommendationRecord, data,
+                                                 precondition=lambda: saved_version(store) == version)
     _drop_staging(store, published=version if written else None)
     if not written:
         return 0
@@ -257,15 +260,29 @@ def publish_recommendations(store: Store, version: str, slices: int) -> int:
     return data.num_rows
 
 
+def _staged(store: Store, version: str, slices: int) -> pa.Table:
+    """The picks run `version` staged, slice after slice."""
+    names = set(store.table_names())
+    missing = [index for index in range(slices) if staging_table(version, index) not in names]
+    if missing:
+        raise ValueError(f"slices {missing[:5]} of run {version} were not ranked")
+    if not slices:
+        return table_schema(RecommendationRecord).empty_table()
+    return pa.concat_tables([store.db.open_table(staging_table(version, index)).to_arrow()
+                             for index in range(slices)])
+
+
 def _drop_staging(store: Store, published: str | None) -> None:
     """Drop the staged slices of the run just `published` and of every run whose model is no longer the saved one
-    (only the saved model's run can still publish)."""
-    current = saved_version(store)
-    for name in store.table_names():
-        run = name[len(STAGING_PREFIX):].rsplit("-", 1)[0] if name.startswith(STAGING_PREFIX) else None
-        if run is not None and (run != current or run == published):
-            with contextlib.suppress(ValueError):  # "not found": another run dropped it first
-                store.db.drop_table(name)
+    (only the saved model's run can still publish). Under the commit lock: a model saved between reading which is
+    current and dropping would lose its run's slices."""
+    def stale(names: list[str]) -> list[str]:
+        current = saved_version(store)
+        runs = {name: name[len(STAGING_PREFIX):].rsplit("-", 1)[0] for name in names
+                if name.startswith(STAGING_PREFIX)}
+        return [name for name, run in runs.items() if run != current or run == published]
+
+    store.drop_tables(stale)
 
 
 def write_recommendations(store: Store, fitted: FittedModel, k: int) -> int:

@@ -21,7 +21,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -522,6 +522,18 @@ class Store:
             self._tables[record.table] = self._retry(
                 lambda: self.db.create_table(record.table, data, mode="overwrite"))
             return True
+
+    def drop_tables(self, chosen: Callable[[list[str]], Iterable[str]]) -> list[str]:
+        """Drop the tables that `chosen` picks from the database's table names, picked and dropped under the commit
+        lock, so that no commit the choice depends on (another process's save) lands in between; returns them."""
+        dropped = []
+        with self._committing():
+            for name in chosen(self.table_names()):
+                with suppress(ValueError):  # "not found": dropped meanwhile
+                    self.db.drop_table(name)
+                    dropped.append(name)
+                self._tables.pop(name, None)
+        return dropped
 
     def drop_old_versions(self, record: type[Record], older_than: timedelta) -> None:
         """Compact the record's table and delete its versions older than `older_than` (under the commit lock, so
