@@ -36,7 +36,9 @@ def runs_in_parallel(runner: TaskRunner) -> bool:
     running at once; threads of one process share its cores and Python's lock."""
     from prefect_dask import DaskTaskRunner
 
-    return isinstance(getattr(runner, "_runner", None) or runner, DaskTaskRunner)
+    if isinstance(runner, SettingsTaskRunner):
+        runner = runner.chosen
+    return isinstance(runner, DaskTaskRunner)
 
 
 class SettingsTaskRunner(TaskRunner):
@@ -48,6 +50,11 @@ class SettingsTaskRunner(TaskRunner):
 
     def duplicate(self) -> SettingsTaskRunner:
         return type(self)()
+
+    @property
+    def chosen(self) -> TaskRunner | None:
+        """The runner the settings chose (None outside a flow run)."""
+        return self._runner
 
     def __enter__(self) -> SettingsTaskRunner:
         runner = task_runner_for(load_settings()).__enter__()

@@ -210,9 +210,14 @@ def staging_table(version: str, index: int) -> str:
     return f"{STAGING_PREFIX}{version}-{index:05d}"
 
 
-def rank_slice(store: Store, fitted: FittedModel, index: int, start: int, stop: int, k: int) -> int:
-    """Rank active users [start, stop) and stage their top k in the slice's table; returns the picks staged (0
-    when a newer run has replaced this run's model meanwhile and dropped its staging)."""
+def staged_run(table: str) -> str | None:
+    """The run version whose slice `table` is (`staging_table`'s inverse); None for any other table."""
+    return table[len(STAGING_PREFIX):].rsplit("-", 1)[0] if table.startswith(STAGING_PREFIX) else None
+
+
+def rank_slice(store: Store, fitted: FittedModel, index: int, start: int, stop: int, k: int) -> int | None:
+    """Rank active users [start, stop) and stage their top k in the slice's table; returns the picks staged, None
+    when the run was overtaken (a newer run saved its model, and its publish dropped this run's slices)."""
     recs = ranking.rank(fitted.model, fitted.active_users[start:stop], k)
     picks = [(str(user), rank, r) for user, mine in recs.items() for rank, r in enumerate(mine, 1)]
     data = pa.table({"user_id": [p[0] for p in picks], "rank": [p[1] for p in picks],
@@ -225,14 +230,14 @@ def rank_slice(store: Store, fitted: FittedModel, index: int, start: int, stop: 
         store.db.create_table(staging_table(fitted.version, index), data, mode="overwrite")
     except (OSError, RuntimeError, ValueError):
         if saved_version(store) != fitted.version:
-            return 0  # overtaken: a newer run saved its model, and its publish dropped this run's staging meanwhile
+            return None
         raise
     return len(picks)
 
 
 def rank_users(settings: Settings, version: str, index: int, start: int, stop: int, k: int) -> int | None:
     """`rank_slice` with the saved model, for one slice of a run: what a worker (a Dask process, a thread) runs.
-    None, staging nothing, when the saved model is no longer `version` (a newer run saved its own: that run
+    None, staging nothing, when the run was overtaken (the saved model is no longer `version`: the newer run
     writes the picks)."""
     fitted = load_fitted(settings)
     if fitted is None or fitted.version != version:
@@ -240,10 +245,11 @@ def rank_users(settings: Settings, version: str, index: int, start: int, stop: i
     return rank_slice(Store.open(settings.db), fitted, index, start, stop, k)
 
 
-def publish_recommendations(store: Store, version: str, slices: int) -> int:
+def publish_recommendations(store: Store, version: str, slices: int) -> int | None:
     """Replace the stored picks with the `slices` staged by run `version`, in one commit, and drop the staged
-    tables; returns the rows written, 0 when that run's model is no longer the saved one (a newer run's picks are
-    its own to write). A failed commit keeps the run's staged slices, so a retry publishes them."""
+    tables; returns the rows written, None when the run was overtaken (its model is no longer the saved one: a
+    newer run's picks are its own to write). A failed commit keeps the run's staged slices, so a retry publishes
+    them."""
     try:
         data = _staged(store, version, slices)
     except (OSError, RuntimeError, ValueError) as exc:  # a slice not ranked, or dropped while read
@@ -255,7 +261,7 @@ def publish_recommendations(store: Store, version: str, slices: int) -> int:
                                                  precondition=lambda: saved_version(store) == version)
     _drop_staging(store, published=version if written else None)
     if not written:
-        return 0
+        return None
     _index(store, RecommendationRecord.table)  # the overwrite has no index: a user's picks by user_id
     return data.num_rows
 
@@ -278,9 +284,8 @@ def _drop_staging(store: Store, published: str | None) -> None:
     current and dropping would lose its run's slices."""
     def stale(names: list[str]) -> list[str]:
         current = saved_version(store)
-        runs = {name: name[len(STAGING_PREFIX):].rsplit("-", 1)[0] for name in names
-                if name.startswith(STAGING_PREFIX)}
-        return [name for name, run in runs.items() if run != current or run == published]
+        runs = {name: staged_run(name) for name in names}
+        return [name for name, run in runs.items() if run is not None and (run != current or run == published)]
 
     store.drop_tables(stale)
 
@@ -290,8 +295,9 @@ def write_recommendations(store: Store, fitted: FittedModel, k: int) -> int:
     of a model a newer run has replaced meanwhile are not: returns 0)."""
     slices = user_slices(len(fitted.active_users))
     for index, (start, stop) in enumerate(slices):
-        rank_slice(store, fitted, index, start, stop, k)
-    return publish_recommendations(store, fitted.version, len(slices))
+        if rank_slice(store, fitted, index, start, stop, k) is None:
+            return 0
+    return publish_recommendations(store, fitted.version, len(slices)) or 0
 
 
 def _index(store: Store, table: str) -> None:

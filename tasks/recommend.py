@@ -31,7 +31,7 @@ def fit_recommender(settings: Settings, model: str) -> tuple[str, int]:
       retry_delay_seconds=5)
 def rank_users(settings: Settings, version: str, index: int, start: int, stop: int, k: int) -> int:
     """Rank active users [start, stop) with the saved model and stage their picks (a table per slice); returns
-    the picks staged (0 when a newer run's model has replaced this run's)."""
+    the picks staged (0 when the run was overtaken: a newer run's model replaced this run's)."""
     staged = recommend.rank_users(settings, version, index, start, stop, k)
     logger = get_run_logger()
     if staged is None:
@@ -45,6 +45,9 @@ def rank_users(settings: Settings, version: str, index: int, start: int, stop: i
 def publish_recommendations(settings: Settings, version: str, slices: int) -> int:
     """Swap the run's staged slices in as the `recommendations` table, in one commit."""
     rows = recommend.publish_recommendations(Store.open(settings.db), version, slices)
-    get_run_logger().info("wrote %d recommendations (%s)%s", rows, version,
-                          "" if rows else ": none, a newer run's model replaced this one")
+    logger = get_run_logger()
+    if rows is None:
+        logger.info("wrote no recommendations: a newer run's model replaced %s, and that run writes them", version)
+        return 0
+    logger.info("wrote %d recommendations (%s)", rows, version)
     return rows
