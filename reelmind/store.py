@@ -712,9 +712,10 @@ class Store:
         (`prewarm`) hold a video's rows and the table still has them all, else through the id or video_id index."""
         name, column = record.table, VIDEO_KEY[record.table]
         wanted = [*columns, *(c for c in (column, "rev") if c not in columns)]
-        keys, table = self._keys.get(name), self.table(name, max_age_s)
+        table = self.table(name, max_age_s)
         if table is None:
             return []
+        keys = self._current_keys(name, table)  # none of a table dropped and made again since they were read
         known = {} if keys is None else {video_id: keys.row_ids_of(video_id, None if name == "videos" else rev)
                                          for video_id, rev in revisions.items()}
         known = {video_id: row_ids for video_id, row_ids in known.items() if row_ids}
