@@ -352,6 +352,11 @@ def run(parts: list[str], options: BenchOptions, say: Callable[[str], None] = pr
     result: dict = {"machine": machine_facts(), "options": asdict(options), "parts": parts}
     if {"store", "search"} & set(parts):
         bench = _Bench(options, say)
+        needed = 2 * options.queries + WARMUP_QUERIES  # distinct queries: cold, then prewarmed, after a warm-up
+        if "search" in parts and len(bench.sentences) < needed:  # before a build of minutes, not after it
+            bench.close()
+            raise ValueError(f"the bench's corpus holds {len(bench.sentences)} distinct sentences and search needs "
+                             f"{needed}: MovieLens (its titles and tags) not found at {MOVIELENS}")
         try:
             say(f"building {options.videos:,} videos ({SEGMENTS_PER_VIDEO} segments, {FRAMES_PER_VIDEO} frames each)")
             if "store" in parts or bench.catalogue.made < options.videos:
