@@ -1,15 +1,16 @@
 """The indexes each table keeps, and the upkeep that keeps the tables fast as the catalogue grows.
 
 - scalar indexes on the join keys and the filter columns (`SCALAR_INDEXES`);
-- a full-text (BM25) index on each table's words (`TEXT_INDEXES`), tokenised by ICU word segmentation, which
+- a full-text (BM25) index on the videos' documents (`TEXT_INDEXES`), tokenised by ICU word segmentation, which
   splits Chinese into words with its built-in dictionary and needs no model download (LanceDB's `jieba/*` and
   `lindera/*` tokenisers need language-model files that no offline package ships);
 - a vector index (IVF_FLAT: partitions of the full vectors) on each searched vector column once the table holds
   `VECTOR_INDEX_MIN_ROWS` rows, retrained when it has grown `RETRAIN_GROWTH` times since training.
 
-`maintain` creates what is missing, then runs LanceDB's `optimize`: compaction of the small fragments each commit
-adds, new rows merged into every index, and removal of versions older than `KEEP_VERSIONS_FOR` (a large table's
-full-text index is built again instead of merged: `FTS_REBUILD_MIN_ROWS`). The store runs it after every
+`maintain` creates what is missing, then optimizes: compaction of the small fragments each commit adds into
+fragments of bounded size (`FRAGMENT_BYTES`, so an upkeep's work does not grow with the table), new rows merged into
+every index, and removal of versions older than `KEEP_VERSIONS_FOR` (a large table's full-text index is built again
+instead of merged: `FTS_REBUILD_MIN_ROWS`). The store runs it after every
 `MAINTAIN_EVERY_COMMITS` commits and `reelmind optimize` runs it on demand. Rows not yet in an index are still found
 (LanceDB scans them), so an index that lags is slower, never wrong.
 """
@@ -38,8 +39,13 @@ SCALAR_INDEXES: dict[str, dict[str, type]] = {
     "events": {"user_id": BTree},
     "recommendations": {"user_id": BTree},
 }
-# The words each table is found by in a full-text search.
-TEXT_INDEXES: dict[str, str] = {"videos": "document", "segments": "text", "frames": "ocr_text"}
+# The catalogue's tables, which the store's upkeep keeps.
+CATALOGUE_TABLES = ("videos", "segments", "frames")
+# The words each table is found by in a full-text search. Only the documents: they hold every transcript and
+# on-screen word, and search matches the shown videos' moments by words itself (reelmind.search). The segments'
+# and frames' own indexes were read by no search and had to be built again by every upkeep past
+# FTS_REBUILD_MIN_ROWS: 6.3 s and 1.3 s of each upkeep at 100k videos, every MAINTAIN_EVERY_COMMITS commits.
+TEXT_INDEXES: dict[str, str] = {"videos": "document"}
 # The vector columns that search compares a text query with. (Frames' pictures are searched only with a joint
 # image-text model such as CLIP, by a flat scan: indexing 1M pictures' vectors on every upkeep would cost more
 # than the default models' searches ever use.)
@@ -68,6 +74,14 @@ NPROBES: dict[str, int] = {"videos": 8, "segments": 12, "frames": 12}
 # the first rows stop fitting the data as it grows, and geometric growth keeps the total training cost within
 # 1 / (1 - 1/RETRAIN_GROWTH) of the last training alone.
 RETRAIN_GROWTH = 4
+# Size of the fragments compaction writes. LanceDB's own target is 1M rows, and a fragment below it is rewritten
+# with the new rows by every compaction: at 100k videos each upkeep rewrote up to 1M frames (7 KB each, with their
+# picture vectors), 8-21 s per upkeep and growing. A full fragment of this size is left alone, so an upkeep
+# rewrites at most one partly filled fragment plus the new rows, whatever the table's size (at 100k videos: ~50
+# fragments of segments, ~50 of frames).
+FRAGMENT_BYTES = 128 * 2 ** 20
+# Fewest rows a compacted fragment holds (tables of very wide rows).
+FRAGMENT_MIN_ROWS = 1_024
 # Where a vector column records the row count its index was trained on (LanceDB keeps no such fact).
 INDEX_ROWS_METADATA_KEY = "reelmind.index_rows"
 # Commits a store makes between two optimizes: each batch commit adds a fragment and a version to each table; the
@@ -171,9 +185,11 @@ def has_vector_index(table: lancedb.table.Table, column: str) -> bool:
 
 def optimize(table: lancedb.table.Table, keep_versions_for: timedelta | None = None) -> None:
     """Compact, merge new rows into the indexes, and drop versions older than `keep_versions_for` (default
-    KEEP_VERSIONS_FOR). A table of FTS_REBUILD_MIN_ROWS rows or more has its full-text index dropped first and
-    built again from nothing afterwards: LanceDB's `optimize` remaps (after compaction) and merges a full-text index
-    row by row, which ran over 20 minutes on the 2M-row segments table, where a build from nothing takes ~6 s."""
+    KEEP_VERSIONS_FOR): LanceDB's `optimize`, done through the table's Lance dataset so that compaction writes
+    fragments of FRAGMENT_BYTES (LanceDB's own takes no target). A table of FTS_REBUILD_MIN_ROWS rows or more has
+    its full-text index dropped first and built again from nothing afterwards: LanceDB's `optimize` remaps (after
+    compaction) and merges a full-text index row by row, which ran over 20 minutes on a 2M-row table, where a
+    build from nothing takes ~6 s."""
     cleanup = KEEP_VERSIONS_FOR if keep_versions_for is None else keep_versions_for
     text = [index for index in table.list_indices() if index.index_type == "FTS"] \
         if table.count_rows() >= FTS_REBUILD_MIN_ROWS else []
@@ -182,7 +198,18 @@ def optimize(table: lancedb.table.Table, keep_versions_for: timedelta | None = N
         for index in text:
             table.drop_index(index.name)
         try:
-            table.optimize(cleanup_older_than=cleanup)
+            dataset = table.to_lance()
+            dataset.optimize.compact_files(target_rows_per_fragment=fragment_rows(table))
+            dataset.optimize.optimize_indices()
+            dataset.cleanup_old_versions(older_than=cleanup)
+            table.checkout_latest()
         finally:  # even when the compaction failed: a full-text search needs its index
             for index in text:
                 table.create_index(tuple(index.columns)[0], config=text_index_config(), replace=True)
+
+
+def fragment_rows(table: lancedb.table.Table) -> int:
+    """Rows per compacted fragment: FRAGMENT_BYTES of the table's rows as stored."""
+    stats = table.stats()
+    rows, stored = stats["num_rows"], stats["total_bytes"]
+    return max(FRAGMENT_MIN_ROWS, FRAGMENT_BYTES * rows // stored) if rows and stored else FRAGMENT_MIN_ROWS

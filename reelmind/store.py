@@ -605,7 +605,7 @@ class Store:
         it is small (the first commit makes a full-text search possible); the scheduled upkeep (vector index
         training, compaction, merging new rows into the indexes: seconds to minutes at 100k videos) runs in a
         background thread, outside the commit lock, so no writer waits for it."""
-        unchecked = [name for name in indexes.TEXT_INDEXES if name not in self._indexed]
+        unchecked = [name for name in indexes.CATALOGUE_TABLES if name not in self._indexed]
         if unchecked:
             self._maintain(unchecked, optimize=False, train=False)
         if self._commits - self._maintained_at >= indexes.MAINTAIN_EVERY_COMMITS:
@@ -661,8 +661,8 @@ class Store:
             lock.release()
 
     def _indexed_tables(self) -> list[str]:
-        """The tables an upkeep with no tables named keeps: those with words to index, that exist."""
-        return [name for name in indexes.TEXT_INDEXES if name in self.table_names()]
+        """The tables an upkeep with no tables named keeps: the catalogue's, those that exist."""
+        return [name for name in indexes.CATALOGUE_TABLES if name in self.table_names()]
 
     def _maintain(self, tables: Sequence[str] | None, optimize: bool = True,
                   train: bool = True) -> list[indexes.Maintenance]:
