@@ -236,6 +236,18 @@ def test_compaction_leaves_full_fragments_alone(tmp_path, monkeypatch):
     assert max(after.values()) == 4 and sum(after.values()) == 14 == store.table("segments").count_rows()
 
 
+def test_an_upkeep_drops_the_full_text_indexes_no_longer_kept(tmp_path):
+    """Databases written before the moments lost their full-text indexes (no search read them, and every upkeep past
+    FTS_REBUILD_MIN_ROWS built them again) lose them at their next upkeep; the documents' stays."""
+    store = Store(str(tmp_path / "db"))
+    vector = np.full(E5.dim, 1 / np.sqrt(E5.dim), np.float32)
+    _write(store, "v0", "video 0", vector, [("words", vector)])
+    store.table("segments").create_index("text", config=indexes.text_index_config())
+    store.maintain()
+    assert "FTS" not in {i.index_type for i in store.table("segments").list_indices()}
+    assert "FTS" in {i.index_type for i in store.table("videos").list_indices()}
+
+
 def test_words_are_split_as_the_text_index_splits_them():
     assert indexes.words(["Running the XK-4471 pumps", "", "今天我们去空间站，看火箭发射", "the"]) == \
         [["run", "xk", "4471", "pump"], [], ["去", "空间", "站", "看", "火箭", "发射"], []]
@@ -315,9 +327,10 @@ def test_a_prewarmed_search_shows_the_same_and_sees_a_video_written_again_since(
     assert "segments keys" in store.prewarm()
     assert [search(query, settings_for(uri), k=4) for query in queries] == before
     said = "bake the sourdough loaf for an hour"
-    store.write_video(video_record("bread", rev="r2", title="Baking", n_segments=1, document=f"Baking {said}",
+    store.write_video(video_record("bread", rev="r2", title="Baking again", n_segments=1, document=f"Baking {said}",
                                    text_vector=e5.embed_passages([f"Baking {said}"])[0]),
                       [SegmentRecord("bread:0", "bread", "r2", 0, 0.0, 1.0, said, e5.embed_passages([said])[0])], [],
                       SPACES)
     top = search("sourdough loaf", settings_for(uri), k=4)[0]
-    assert (top.video_id, top.text, top.match) == ("bread", said, "speech")
+    # its title is the new row's, not the one in memory (the videos' shown columns are held there too)
+    assert (top.video_id, top.title, top.text, top.match) == ("bread", "Baking again", said, "speech")
