@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from reelmind import indexes, registry
 from reelmind.config import Settings
 from reelmind.records import FrameRecord, SegmentRecord, VideoRecord
-from reelmind.store import READ_MAX_AGE_S, Store, sql_in, sql_str
+from reelmind.store import READ_MAX_AGE_S, ROW_KEYS, Store, sql_in, sql_str
 
 # Longest query accepted: a long paragraph. The embedder reads 512 tokens at most anyway, and tokenising 100 KB
 # took 25 s; a search box never sends that much, a client that does gets an error.
@@ -49,7 +49,7 @@ _POOL = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="reelmind-search")
 KEY_COLUMNS = ["id", "rev"]
 MOMENT_KEYS = ["id", "video_id", "rev"]
 # What the shown videos' rows give.
-DOCUMENT_COLUMNS = ["id", "rev", "path", "title", "thumbnail_path"]
+DOCUMENT_COLUMNS = list(ROW_KEYS["videos"])  # id, rev, path, title, thumbnail_path: in memory after prewarm
 SEGMENT_COLUMNS = ["id", "video_id", "rev", "start", "end", "text"]
 FRAME_COLUMNS = ["id", "video_id", "rev", "time_s", "ocr_text", "caption", "thumbnail_path"]
 # BM25's constants (LanceDB's own), ranking the moments of one video that hold every word of the query.

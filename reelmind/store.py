@@ -73,14 +73,16 @@ WARM_ALL_PARTITIONS = 1_000_000
 # The key columns of each searched table that `nearest` returns from memory after `prewarm` (RowKeys), reading only
 # row ids and distances from LanceDB: a top-80 search of the 2M segments returning `id, video_id, rev` took 13.7 ms
 # p50 alone at 100k videos, returning row ids 5.7 ms; the three searches at once 28-30 ms against 18.5-19.7 ms.
-ROW_KEYS: dict[str, tuple[str, ...]] = {"videos": ("id", "rev"), "segments": ("id", "video_id", "rev"),
-                                        "frames": ("id", "video_id", "rev")}
+# The videos' keys come with what a search shows of each video (reelmind.search reads these): with them in memory
+# the shown videos' rows need no read from the table (4.4 ms p50 at 100k videos, beside the moments' reads).
+ROW_KEYS: dict[str, tuple[str, ...]] = {"videos": ("id", "rev", "path", "title", "thumbnail_path"),
+                                        "segments": ("id", "video_id", "rev"), "frames": ("id", "video_id", "rev")}
 # Of those, the column holding the video's id, by which `rows_of_videos` finds a video's rows in memory: reading
 # the shown videos' rows by row id took 12.1 ms p50 at 100k videos (the three tables at once), through the
 # id and video_id indexes 17.8 ms.
 VIDEO_KEY = {"videos": "id", "segments": "video_id", "frames": "video_id"}
 # In memory at 100k videos: ~0.2 GB (the 2M segments' keys 97 MB, the frames' 51 MB, each table's rows by video
-# ~15-30 MB), read in 1.3-1.9 s and 0.5-0.65 s; the videos' in 0.1-0.2 s.
+# ~15-30 MB, the videos' ~20 MB), read in 1.3-1.9 s and 0.5-0.65 s; the videos' in 0.1-0.2 s.
 # Least seconds between two reloads of a table's RowKeys while its rows change (each reload reads the key columns
 # of every row, in the background); meanwhile rows committed since are read from the table.
 ROW_KEYS_RELOAD_S = 10.0
@@ -736,9 +738,14 @@ class Store:
     @staticmethod
     def _take_keyed(table: lancedb.table.Table, keys: RowKeys, row_ids: list[int], columns: list[str]) -> list[dict]:
         """These rows' `columns` (row ids the keys in memory hold): the key columns from memory, the rest from the
-        table (a take costs ~1.3 ms more per column read: 100 frames' 7 shown columns 11.0 ms, 3 of them 5.8 ms)."""
-        read = table.take_row_ids(row_ids).select([c for c in columns if c not in keys.columns]).with_row_id() \
-            .to_arrow().to_pylist()
+        table (a take costs ~1.3 ms more per column read: 100 frames' 7 shown columns 11.0 ms, 3 of them 5.8 ms).
+        All from memory while the table is at the keys' version; after a commit the table says which rows are
+        still there (a video written again or removed since has lost its rows)."""
+        read_columns = [c for c in columns if c not in keys.columns]
+        if not read_columns and table.version == keys.version:
+            read = [{"_rowid": row_id} for row_id in row_ids]
+        else:
+            read = table.take_row_ids(row_ids).select(read_columns).with_row_id().to_arrow().to_pylist()
         found, _ = keys.find([row.pop("_rowid") for row in read])
         return [row | {c: key[c] for c in columns if c in keys.columns} for row, key in zip(read, found, strict=True)
                 if key is not None]
