@@ -128,6 +128,14 @@ def corpus_sentences(limit: int = SENTENCES) -> list[str]:
     return list(dict.fromkeys(t.strip() for t in texts if t and t.strip()))[:limit]
 
 
+def search_queries(sentences: list[str], options: BenchOptions) -> list[str]:
+    """The search part's queries, in order: WARMUP_QUERIES, then `queries` timed cold, then `queries` timed
+    prewarmed; the first `recall_queries` of them also measure recall."""
+    picks = np.random.default_rng(options.seed + 1).choice(len(sentences), 2 * options.queries + WARMUP_QUERIES,
+                                                           replace=False)
+    return [sentences[i] for i in picks]
+
+
 class Catalogue:
     """Synthetic videos whose texts are real sentences and whose vectors are those sentences' perturbed."""
 
@@ -284,9 +292,7 @@ class _Bench:
     def search_part(self) -> dict:
         from reelmind.search import search
 
-        rng = np.random.default_rng(self.options.seed + 1)
-        picks = rng.choice(len(self.sentences), 2 * self.options.queries + WARMUP_QUERIES, replace=False)
-        queries = [self.sentences[i] for i in picks]
+        queries = search_queries(self.sentences, self.options)
         for query in queries[:WARMUP_QUERIES]:
             search(query, self.settings, k=10)
 
