@@ -28,8 +28,9 @@ from reelmind.store import Store  # noqa: E402
 
 CANDIDATES = (2, 4, 6, 8, 10, 12, 16)
 VALIDATION_QUERIES = 40
-# A 40-query mean of recall@10 has a standard error of ~0.01-0.02 near 0.97: 0.98 leaves the target two of them.
-TARGET_RECALL = 0.98
+# A 40-query mean of recall@10 has a standard error of ~0.01-0.02 near 0.97, and a probe costs ~0.1-0.3 ms: 0.99
+# leaves the issue's 0.95 a wide margin cheaply. (0.98 first; raised after it chose the frames' 2 exactly at 0.980.)
+TARGET_RECALL = 0.99
 TOP = 80
 
 
