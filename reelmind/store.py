@@ -778,7 +778,7 @@ class Store:
         unless `exact`; `columns` limits what is read (default: all but the vector columns). After `prewarm`, key
         columns (ROW_KEYS) come from memory: LanceDB reads row ids and distances only."""
         table = self.table(table_name, READ_MAX_AGE_S)
-        if table is None or table.count_rows() == 0:
+        if table is None:
             return []
         query = table.search(list(map(float, vector)), vector_column_name=column).distance_type("cosine")
         if exact:
