@@ -74,15 +74,18 @@ WARM_ALL_PARTITIONS = 1_000_000
 # row ids and distances from LanceDB: a top-80 search of the 2M segments returning `id, video_id, rev` took 13.7 ms
 # p50 alone at 100k videos, returning row ids 5.7 ms; the three searches at once 28-30 ms against 18.5-19.7 ms.
 # The videos' keys come with what a search shows of each video (reelmind.search reads these): with them in memory
-# the shown videos' rows need no read from the table (4.4 ms p50 at 100k videos, beside the moments' reads).
+# the shown videos' rows need no read from the table (4.4 ms p50 at 100k videos, beside the moments' reads); the
+# moments' with their times (fixed-size numbers, 40 MB at 100k videos), as each column a take reads costs ~1.3 ms.
 ROW_KEYS: dict[str, tuple[str, ...]] = {"videos": ("id", "rev", "path", "title", "thumbnail_path"),
-                                        "segments": ("id", "video_id", "rev"), "frames": ("id", "video_id", "rev")}
+                                        "segments": ("id", "video_id", "rev", "start", "end"),
+                                        "frames": ("id", "video_id", "rev", "time_s")}
 # Of those, the column holding the video's id, by which `rows_of_videos` finds a video's rows in memory: reading
 # the shown videos' rows by row id took 12.1 ms p50 at 100k videos (the three tables at once), through the
 # id and video_id indexes 17.8 ms.
 VIDEO_KEY = {"videos": "id", "segments": "video_id", "frames": "video_id"}
-# In memory at 100k videos: ~0.2 GB (the 2M segments' keys 97 MB, the frames' 51 MB, each table's rows by video
-# ~15-30 MB, the videos' ~20 MB), read in 1.3-1.9 s and 0.5-0.65 s; the videos' in 0.1-0.2 s.
+# In memory at 100k videos: ~0.25 GB (the 2M segments' keys 97 MB and times 32 MB, the frames' 51 MB and 8 MB,
+# each table's rows by video ~15-30 MB, the videos' ~20 MB), read in 1.3-1.9 s and 0.5-0.65 s; the videos' in
+# 0.1-0.2 s.
 # Least seconds between two reloads of a table's RowKeys while its rows change (each reload reads the key columns
 # of every row, in the background); meanwhile rows committed since are read from the table.
 ROW_KEYS_RELOAD_S = 10.0
@@ -717,11 +720,12 @@ class Store:
         table = self.table(name, max_age_s)
         if table is None:
             return []
-        keys = self._current_keys(name, table)  # none of a table dropped and made again since they were read
+        version = table.version  # read once: each read is a round trip to LanceDB's event loop (~0.2-0.5 ms)
+        keys = self._current_keys(name, version)  # none of a table dropped and made again since they were read
         known = {} if keys is None else {video_id: keys.row_ids_of(video_id, None if name == "videos" else rev)
                                          for video_id, rev in revisions.items()}
         known = {video_id: row_ids for video_id, row_ids in known.items() if row_ids}
-        rows = self._take_keyed(table, keys, [r for row_ids in known.values() for r in row_ids], wanted) \
+        rows = self._take_keyed(table, version, keys, [r for row_ids in known.values() for r in row_ids], wanted) \
             if known else []
         got: dict[str, int] = {}
         for row in rows:
@@ -736,13 +740,14 @@ class Store:
         return [row for row in rows if name == "videos" or revisions[row[column]] in (None, row["rev"])]
 
     @staticmethod
-    def _take_keyed(table: lancedb.table.Table, keys: RowKeys, row_ids: list[int], columns: list[str]) -> list[dict]:
+    def _take_keyed(table: lancedb.table.Table, version: int, keys: RowKeys, row_ids: list[int],
+                    columns: list[str]) -> list[dict]:
         """These rows' `columns` (row ids the keys in memory hold): the key columns from memory, the rest from the
         table (a take costs ~1.3 ms more per column read: 100 frames' 7 shown columns 11.0 ms, 3 of them 5.8 ms).
         All from memory while the table is at the keys' version; after a commit the table says which rows are
         still there (a video written again or removed since has lost its rows)."""
         read_columns = [c for c in columns if c not in keys.columns]
-        if not read_columns and table.version == keys.version:
+        if not read_columns and version == keys.version:
             read = [{"_rowid": row_id} for row_id in row_ids]
         else:
             read = table.take_row_ids(row_ids).select(read_columns).with_row_id().to_arrow().to_pylist()
@@ -780,33 +785,34 @@ class Store:
         table = self.table(table_name, READ_MAX_AGE_S)
         if table is None:
             return []
+        version = table.version  # read once (a round trip to LanceDB's event loop each time)
         query = table.search(list(map(float, vector)), vector_column_name=column).distance_type("cosine")
         if exact:
             query = query.bypass_vector_index()
-        elif self._has_index(table_name, table, column):
+        elif self._has_index(table_name, table, version, column):
             query = query.nprobes(indexes.NPROBES.get(table_name, DEFAULT_NPROBES))
-            self._keep_warm(table_name, table)
+            self._keep_warm(table_name, version)
         if where:  # rows with no vector (null) are never returned
             query = query.where(where, prefilter=True)
-        rows, distances = self._query_rows(table_name, table, query, k, columns, "_distance")
+        rows, distances = self._query_rows(table_name, table, version, query, k, columns, "_distance")
         return [row | {"score": 1.0 - float(distance)} for row, distance in zip(rows, distances, strict=True)
                 if row is not None]
 
-    def _current_keys(self, name: str, table: lancedb.table.Table) -> RowKeys | None:
-        """The table's keys in memory (`prewarm`), if any and if of this table: forgotten once its version is
-        older than theirs (it was dropped and made again: its row ids are other rows')."""
+    def _current_keys(self, name: str, version: int) -> RowKeys | None:
+        """The table's keys in memory (`prewarm`), if any and if of this table (at `version`): forgotten once its
+        version is older than theirs (it was dropped and made again: its row ids are other rows')."""
         keys = self._keys.get(name)
-        if keys is not None and table.version < keys.version:
+        if keys is not None and version < keys.version:
             self._keys.pop(name, None)
             return None
         return keys
 
-    def _query_rows(self, name: str, table: lancedb.table.Table, query, k: int, columns: Sequence[str] | None,
-                    measure: str) -> tuple[list[dict | None], list[float]]:
+    def _query_rows(self, name: str, table: lancedb.table.Table, version: int, query, k: int,
+                    columns: Sequence[str] | None, measure: str) -> tuple[list[dict | None], list[float]]:
         """The first k rows of a LanceDB search (`columns` of each, default all but the vectors) and each one's
         `measure` ("_distance", "_score"). After `prewarm` with key columns asked for, LanceDB returns row ids
         and the measure only, and the keys come from memory (None for a row gone meanwhile)."""
-        keys = self._current_keys(name, table)
+        keys = self._current_keys(name, version)
         if columns and keys is not None and set(columns) <= set(keys.columns):
             found = query.with_row_id(True).select([measure]).limit(k).to_arrow()
             return self._keyed_rows(name, table, keys, found["_rowid"].to_pylist(), columns), \
@@ -880,7 +886,7 @@ class Store:
     def _warm_index(self, name: str, column: str, max_age_s: float = READ_MAX_AGE_S) -> bool:
         """Load the column's vector index into the cache unless the same index is there; whether it loaded."""
         table = self.table(name, max_age_s)
-        if table is None or not self._has_index(name, table, column):
+        if table is None or not self._has_index(name, table, table.version, column):
             return False
         stats = table.index_stats(f"{column}_idx")
         rows = stats.num_indexed_rows if stats else 0
@@ -892,12 +898,12 @@ class Store:
         self._warm[(name, column)] = rows
         return True
 
-    def _keep_warm(self, name: str, table: lancedb.table.Table) -> None:
+    def _keep_warm(self, name: str, version: int) -> None:
         """After `prewarm`: on a new version of the table, load its vector indexes again in the background if an
         upkeep changed them (one loader at a time; searches meanwhile probe the new index cold)."""
-        if self._warm is None or self._warm_checked.get(name) == table.version:
+        if self._warm is None or self._warm_checked.get(name) == version:
             return
-        self._warm_checked[name] = table.version
+        self._warm_checked[name] = version
         if self._warming is None or not self._warming.is_alive():
             self._warming = threading.Thread(target=self._rewarm, args=(name,), name="reelmind-prewarm",
                                              daemon=True)
@@ -916,17 +922,21 @@ class Store:
         """Rows whose `column` holds every word of `text` (as the column's full-text index splits and normalises
         words), best first by BM25, with `score` = the BM25 score; none when the column has no full-text index."""
         table = self.table(table_name, READ_MAX_AGE_S)
-        if table is None or not self._has_index(table_name, table, column, text=True):
+        if table is None:
+            return []
+        version = table.version
+        if not self._has_index(table_name, table, version, column, text=True):
             return []
         query = table.search(MatchQuery(text, column, operator=FullTextOperator.AND), query_type="fts")
         if where:
             query = query.where(where, prefilter=True)
-        rows, scores = self._query_rows(table_name, table, query, k, columns, "_score")
+        rows, scores = self._query_rows(table_name, table, version, query, k, columns, "_score")
         return [row | {"score": float(score)} for row, score in zip(rows, scores, strict=True) if row is not None]
 
-    def _has_index(self, table_name: str, table: lancedb.table.Table, column: str, text: bool = False) -> bool:
+    def _has_index(self, table_name: str, table: lancedb.table.Table, version: int, column: str,
+                   text: bool = False) -> bool:
         """Whether the column has a vector (or, `text`, a full-text) index; looked up once per table version."""
-        key = (table_name, table.version)
+        key = (table_name, version)
         if key not in self._index_cache:
             self._index_cache = {k: v for k, v in self._index_cache.items() if k[0] != table_name}
             self._index_cache[key] = {(tuple(i.columns)[0], i.index_type == "FTS") for i in table.list_indices()
