@@ -30,12 +30,13 @@ from reelmind.vectors import l2_normalise
 # Read by the wheel's own libgomp when it loads with the model, unless the user chose; the other libraries' OpenMP
 # runtimes (torch's, CTranslate2's) are left as they were.
 OMP_WAIT_POLICY = "PASSIVE"
-# OpenMP threads for one search query's embedding (its passages keep the default, one per core). A query is a
-# dozen tokens: its matrix products are too small to share, and every layer's parallel regions wake the other
-# thread. Measured at 100k videos on 2 cores (40 bench queries, p50): 18-19 ms on 1 thread vs 21-22 ms on 2 alone,
-# 24-38 ms vs 39-40 ms beside a loop of LanceDB searches; and the other core stays free for the search's word
-# search, which runs beside the embedding.
-QUERY_THREADS = 1
+# OpenMP threads for one search query's embedding (its passages keep the default, one per core). Two, not one: at
+# 100k videos on 2 cores, 60 bench-corpus queries took 9.7 / 16.1 ms (p50 / p95) on two threads alone against
+# 15.4 / 27.5 ms on one, 12.4 / 18.5 ms against 15.7 / 28.3 ms beside the documents' word search (the p95 is the
+# longest queries); whole searches (`reelmind bench search --reuse`, back to back) 29.4-30.2 / 38.0-38.5 ms against
+# 34.9 / 44.1 ms. (One was chosen earlier on a test that ran the embedding beside a loop of LanceDB searches holding
+# both cores, where the second thread only waited: 24-38 vs 39-40 ms; a search's own word search ends sooner.)
+QUERY_THREADS = 2
 # A text_model starting so is a local path (a model id is `name` or `org/name`).
 LOCAL_PATH_PREFIXES = ("/", "./", "../", "~")
 
