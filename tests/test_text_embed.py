@@ -1,11 +1,11 @@
-"""The default text model's query embeddings: one OpenMP thread for a query, the thread count restored after."""
+"""The default text model's query embeddings: QUERY_THREADS OpenMP threads for a query, the count restored after."""
 
 import numpy as np
 
 from reelmind import registry, text_embed
 
 
-def test_a_query_is_embedded_on_one_thread_and_the_thread_count_is_restored():
+def test_a_query_is_embedded_on_its_own_thread_count_which_is_restored_after():
     model = registry.load("text", "multilingual-e5-small", "")
     assert model._openmp is not None  # the wheel's own runtime, which the engine uses
     before = model._openmp.omp_get_max_threads()
