@@ -248,6 +248,31 @@ def test_an_upkeep_drops_the_full_text_indexes_no_longer_kept(tmp_path):
     assert "FTS" in {i.index_type for i in store.table("videos").list_indices()}
 
 
+def test_new_rows_go_into_vector_index_deltas_merged_when_there_are_too_many(tmp_path, monkeypatch):
+    """An upkeep adds the new rows to a vector index as a delta (no rewrite of the trained index) until it has
+    MAX_INDEX_DELTAS; the next upkeep merges the deltas into one. Every row stays found, by the index."""
+    monkeypatch.setattr(indexes, "VECTOR_INDEX_MIN_ROWS", 50)
+    monkeypatch.setattr(indexes, "MAX_INDEX_DELTAS", 2)
+    monkeypatch.setattr(indexes, "MAINTAIN_EVERY_COMMITS", 10 ** 6)  # upkeeps only when the test asks
+    store, vectors = _indexed_videos(tmp_path, seed=4, total=90)
+    store.maintain(["segments"])  # trains the index on the 60 rows
+
+    def segments_of_index() -> int:
+        return store.table("segments").index_stats("vector_idx").num_indices
+
+    assert segments_of_index() == 1
+    seen = []
+    for start in (60, 70, 80):
+        for i in range(start, start + 10):
+            _write(store, f"v{i}", f"video {i}", vectors[i], [(f"words {i}", vectors[i])])
+        store.maintain(["segments"])
+        seen.append(segments_of_index())
+        assert store.table("segments").index_stats("vector_idx").num_unindexed_rows == 0
+    assert seen == [2, 3, 2]  # a delta, another, then the two merged with the newest rows into one
+    found = [store.nearest("segments", "vector", v, 1, columns=["video_id"])[0]["video_id"] for v in vectors[:90]]
+    assert found == [f"v{i}" for i in range(90)]
+
+
 def test_words_are_split_as_the_text_index_splits_them():
     assert indexes.words(["Running the XK-4471 pumps", "", "今天我们去空间站，看火箭发射", "the"]) == \
         [["run", "xk", "4471", "pump"], [], ["去", "空间", "站", "看", "火箭", "发射"], []]
