@@ -85,9 +85,11 @@ FRAGMENT_MIN_ROWS = 1_024
 # Deltas a vector index keeps beside the index trained on the table before an upkeep merges them into one. LanceDB's
 # optimize merges each upkeep's new rows into the newest index, which is the trained one until a delta exists, and
 # an IVF_FLAT index holds its rows' vectors: at 100k videos each upkeep rewrote the segments' 3 GB index (8-9 s per
-# 25 commits). A new delta of 25 videos' rows took 0.1 s, and each delta adds ~0.2 ms to a top-80 search (4.0 ms
-# with none, 4.5-4.6 ms with 2-3); retraining at RETRAIN_GROWTH makes them one index again.
-MAX_INDEX_DELTAS = 8
+# 25 commits). A new delta of 25 videos' rows takes 0.1 s; but every delta is searched too: with 6-8 per index a
+# whole search took 35.8 / 45.1 ms p50 / p95 at 100k videos, with 2 31.2 / 36.9, with none 28.8 / 37.4 (`reelmind
+# bench search --reuse`). Merging the deltas costs as many rows as were added since the index was trained (at most
+# as many as it was trained on: RETRAIN_GROWTH), every MAX_INDEX_DELTAS + 1 upkeeps.
+MAX_INDEX_DELTAS = 2
 # Where a vector column records the row count its index was trained on (LanceDB keeps no such fact).
 INDEX_ROWS_METADATA_KEY = "reelmind.index_rows"
 # Commits a store makes between two optimizes: each batch commit adds a fragment and a version to each table; the
