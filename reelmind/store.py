@@ -320,6 +320,14 @@ class Store:
         table = self.table(table_name, READ_MAX_AGE_S)
         spec = vector_specs(table).get(column) if table is not None else None
         if spec and (spec.model_id, spec.dim) != (model_id, dim):
+            # Confirmed on the latest versions before refusing: a reindex may have swapped the catalogue's tables
+            # since these handles were checked (within READ_MAX_AGE_S), and the searches that follow read them all.
+            for name in indexes.CATALOGUE_TABLES:
+                if name in self._tables:
+                    self.table(name)  # the latest version
+            table = self.table(table_name)
+            spec = vector_specs(table).get(column) if table is not None else None
+        if spec and (spec.model_id, spec.dim) != (model_id, dim):
             raise StoreError(f"table '{table_name}' column '{column}' was embedded with {spec.model_id} "
                              f"(dim {spec.dim}) but the configured model is {model_id} (dim {dim}); configure "
                              f"the same text model to search it, or re-embed with this one: "
