@@ -131,9 +131,14 @@ def corpus_sentences(limit: int = SENTENCES) -> list[str]:
 def search_queries(sentences: list[str], options: BenchOptions) -> list[str]:
     """The search part's queries, in order: WARMUP_QUERIES, then `queries` timed cold, then `queries` timed
     prewarmed; the first `recall_queries` of them also measure recall."""
-    picks = np.random.default_rng(options.seed + 1).choice(len(sentences), 2 * options.queries + WARMUP_QUERIES,
+    picks = np.random.default_rng(options.seed + 1).choice(len(sentences), search_query_count(options),
                                                            replace=False)
     return [sentences[i] for i in picks]
+
+
+def search_query_count(options: BenchOptions) -> int:
+    """Distinct queries the search part asks: a warm-up, then `queries` cold, then `queries` prewarmed."""
+    return 2 * options.queries + WARMUP_QUERIES
 
 
 class Catalogue:
@@ -358,7 +363,7 @@ def run(parts: list[str], options: BenchOptions, say: Callable[[str], None] = pr
     result: dict = {"machine": machine_facts(), "options": asdict(options), "parts": parts}
     if {"store", "search"} & set(parts):
         bench = _Bench(options, say)
-        needed = 2 * options.queries + WARMUP_QUERIES  # distinct queries: cold, then prewarmed, after a warm-up
+        needed = search_query_count(options)
         if "search" in parts and len(bench.sentences) < needed:  # before a build of minutes, not after it
             bench.close()
             raise ValueError(f"the bench's corpus holds {len(bench.sentences)} distinct sentences and search needs "

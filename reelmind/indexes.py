@@ -171,6 +171,13 @@ def missing_indexes(table_name: str, table: lancedb.table.Table) -> list[str]:
     return wanted
 
 
+def unkept_indexes(table_name: str, table: lancedb.table.Table) -> list[str]:
+    """Names of the table's full-text indexes on columns TEXT_INDEXES no longer names (a database written when the
+    segments and frames had their own, which every upkeep past FTS_REBUILD_MIN_ROWS would build again)."""
+    return [index.name for index in table.list_indices()
+            if index.index_type == "FTS" and tuple(index.columns)[0] != TEXT_INDEXES.get(table_name)]
+
+
 def create_indexes(table_name: str, table: lancedb.table.Table, columns: list[str]) -> None:
     """Create (or retrain) the named columns' indexes, as `missing_indexes` names them."""
     for column in columns:
@@ -199,12 +206,8 @@ def optimize(table: lancedb.table.Table, keep_versions_for: timedelta | None = N
     compaction) and merges a full-text index row by row, which ran over 20 minutes on a 2M-row table, where a
     build from nothing takes ~6 s."""
     cleanup = KEEP_VERSIONS_FOR if keep_versions_for is None else keep_versions_for
-    text = [index for index in table.list_indices() if index.index_type == "FTS"]
-    for index in [index for index in text if tuple(index.columns)[0] != TEXT_INDEXES.get(table.name)]:
-        table.drop_index(index.name)  # kept before: a database written when the moments had their own
-        text.remove(index)
-    if table.count_rows() < FTS_REBUILD_MIN_ROWS:
-        text = []
+    text = [index for index in table.list_indices() if index.index_type == "FTS"] \
+        if table.count_rows() >= FTS_REBUILD_MIN_ROWS else []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # LanceDB warns that old versions go: that is the point
         for index in text:
@@ -224,8 +227,9 @@ def _merge_new_rows(table: lancedb.table.Table, dataset) -> None:
     """Add the rows not yet indexed to every index. A vector index takes them as a delta of its own (its partitions'
     centroids, the new rows only) until it has MAX_INDEX_DELTAS, whose next merge makes them one delta; the index
     trained on the table stays as it is until it is retrained."""
-    vector = [index.name for index in table.list_indices() if index.index_type.startswith("Ivf")]
-    others = [index.name for index in table.list_indices() if index.name not in vector]
+    kept = table.list_indices()
+    vector = [index.name for index in kept if index.index_type.startswith("Ivf")]
+    others = [index.name for index in kept if index.name not in vector]
     if others:
         dataset.optimize.optimize_indices(index_names=others)
     for name in vector:

@@ -689,6 +689,8 @@ class Store:
             started, before = time.perf_counter(), len(table.list_versions()) if optimize else 0
             missing = [c for c in indexes.missing_indexes(name, table)
                        if train or c not in indexes.VECTOR_INDEXES.get(name, ())]
+            for unkept in indexes.unkept_indexes(name, table):
+                table.drop_index(unkept)
             self._retry(indexes.create_indexes, name, table, missing)
             if optimize:
                 self._retry(indexes.optimize, table)
