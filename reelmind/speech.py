@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import threading
 from abc import abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,11 +114,15 @@ def _first_window(samples: np.ndarray, regions: list[tuple[float, float]]) -> np
 BUNDLED_MODEL = "whisper-base"
 # CTranslate2 weights as int8 on CPU: the configuration measured as about 5x faster (see above).
 COMPUTE_TYPE = "int8"
-# Chunks decoded in one batch. Measured on this 2-core machine with 8 short clips of 12-28 s (161 s of media):
-# faster-whisper's sequential decoder with its own language pass took 33.1 s; one encoder pass per chunk, the
-# language read from it, 15.3 s one chunk at a time and 9.8 s four at a time (10.1 s eight at a time). Eight
-# bounds one batch to about 10 s of model time, so no caller waits long behind others' chunks.
-BATCH_CHUNKS = 8
+# How CTranslate2 spreads one batch over the cores: `REPLICAS` copies of the model (its `inter_threads`), each on
+# `cores // REPLICAS` threads (`intra_threads`), and a batch is split between them. Measured on this 2-core machine,
+# decoding the 11 chunks of the 5-minute bench video (`reelmind bench ingest`'s, 291 s of speech): one copy on 2 threads
+# took 7.85-7.97 s in batches of 8 and 6.76-7.04 s in batches of 2-4 (a batch of 8 windows' attention no longer fits
+# the caches); two copies on 1 thread each, 2-3 chunks apiece, 6.18-6.29 s: two threads that share one matrix product
+# wait for each other, two that run their own do not. Beyond 4 copies the chunks of one file would rarely fill them.
+MAX_REPLICAS = 4
+# Chunks each copy decodes at once (see above: 2-4 alike, 8 slower).
+CHUNKS_PER_REPLICA = 3
 BEAM_SIZE = 5
 # Audio left after Whisper's last timestamp in a window that is worth a window of its own: about a short word.
 MIN_TAIL_S = 0.5
@@ -133,10 +138,14 @@ class FasterWhisper(WhisperBackend):
 
         from reelmind.whisper_checkpoint import bundled_ct2_dir
 
-        source = model or str(bundled_ct2_dir(Path(cache_dir)))
+        self.source = model or str(bundled_ct2_dir(Path(cache_dir)))  # where the weights were read from
+        self.compute_type = compute_type
         self.model_id = f"faster-whisper:{model or BUNDLED_MODEL}:{compute_type}"
-        self.model = WhisperModel(source, device="cpu", compute_type=compute_type, cpu_threads=os.cpu_count() or 1)
-        self.chunks = ChunkDecoder(self.model)
+        cores = os.cpu_count() or 1
+        replicas = max(1, min(MAX_REPLICAS, cores))
+        self.model = WhisperModel(self.source, device="cpu", compute_type=compute_type, cpu_threads=cores // replicas,
+                                  num_workers=replicas)
+        self.chunks = ChunkDecoder(self.model, replicas)
 
     def _decode(self, samples, regions, languages):
         return self.chunks.transcribe(samples, regions, languages)
@@ -193,11 +202,13 @@ class ChunkDecoder:
     as Whisper reads it from the first window of speech) and the words are decoded from the same output with
     timestamps, so moments stay sentence-sized (`timed_pieces`). Times are mapped back from the speech-only
     timeline to the file's.
-    Segments of a chunk Whisper judges not to be speech (NO_SPEECH_PROB and LOGPROB_FLOOR) are dropped."""
+    Segments of a chunk Whisper judges not to be speech (NO_SPEECH_PROB and LOGPROB_FLOOR) are dropped.
+    A batch is split between the model's `replicas` (CTranslate2 runs one call per replica at once)."""
 
-    def __init__(self, model) -> None:
-        self.model = model
-        self._batcher = GroupBatcher(self._decode_batch, BATCH_CHUNKS, between=check_time_limit)
+    def __init__(self, model, replicas: int = 1) -> None:
+        self.model, self.replicas = model, replicas
+        self._batcher = GroupBatcher(self._decode_batch, CHUNKS_PER_REPLICA * replicas, between=check_time_limit)
+        self._pool = ThreadPoolExecutor(replicas, thread_name_prefix="whisper") if replicas > 1 else None
         self._tokenizers: dict[str, object] = {}
 
     def transcribe(self, samples: np.ndarray, regions: list[tuple[float, float]],
@@ -234,18 +245,39 @@ class ChunkDecoder:
         return self._tokenizers[language]
 
     def _decode_batch(self, chunks: list[_Chunk]) -> list[tuple[list[tuple[float, float, str]], float | None]]:
-        """Per chunk: (start s, end s, text) in the chunk's time, and where in it to decode again (`timed_pieces`)."""
+        """Per chunk: (start s, end s, text) in the chunk's time, and where in it to decode again (`timed_pieces`).
+        Each replica encodes and decodes its share; the languages are read in between, since a file's first chunk
+        may be in one share and its other chunks in another."""
+        shares = [share for share in np.array_split(np.arange(len(chunks)), self.replicas) if len(share)]
+        shares = [[chunks[i] for i in share] for share in shares]
+        encoded = self._map(self._encode, shares)
+        for share, share_encoded in zip(shares, encoded):
+            self._read_languages(share, share_encoded)
+        return [out for share_out in self._map(self._generate, shares, encoded) for out in share_out]
+
+    def _map(self, function, *shares) -> list:
+        if self._pool is None or len(shares[0]) == 1:
+            return list(map(function, *shares))
+        return list(self._pool.map(function, *shares))
+
+    def _encode(self, chunks: list[_Chunk]):
         from faster_whisper.audio import pad_or_trim
-        from faster_whisper.transcribe import get_suppressed_tokens
 
         # the last frame dropped as faster-whisper's batched pipeline does (the extractor pads one frame past)
         features = np.stack([pad_or_trim(self.model.feature_extractor(c.audio)[..., :-1]) for c in chunks])
-        encoded = self.model.encode(features)
+        return self.model.encode(features)
+
+    def _read_languages(self, chunks: list[_Chunk], encoded) -> None:
+        """The spoken language of each file whose first chunk is among `chunks`, from its encoder output."""
         if any(c.first for c in chunks):
             for chunk, detected in zip(chunks, self.model.model.detect_language(encoded)):
                 if chunk.first:
                     probs = {token[2:-2]: prob for token, prob in detected}
                     chunk.file.language, chunk.file.probability = pick_language(probs, chunk.file.languages)
+
+    def _generate(self, chunks: list[_Chunk], encoded) -> list[tuple[list[tuple[float, float, str]], float | None]]:
+        from faster_whisper.transcribe import get_suppressed_tokens
+
         tokenizers = [self._tokenizer(c.file.language) for c in chunks]
         prompts = [self.model.get_prompt(t, [], without_timestamps=False) for t in tokenizers]
         results = self.model.model.generate(

@@ -82,6 +82,28 @@ def test_files_transcribed_at_once_share_batches_and_get_their_own_transcripts(t
         assert together[name].text == alone[name].text, name
 
 
+@pytest.mark.slow  # the shared real media
+def test_a_batch_split_between_model_copies_decodes_as_one_call(tmp_path):
+    """A batch is shared between the model's copies (each encodes and decodes its part at once); the language of
+    a file whose first chunk is in one part and whose other chunks are in another is still read once and used by
+    both, so the transcript is the one a single call gives."""
+    import numpy as np
+
+    from reelmind.speech import ChunkDecoder, speech_regions
+
+    model = whisper("faster-whisper")
+    samples = np.concatenate([samples_of("jfk.flac", tmp_path)] * 8)  # three chunks: parts of two and one
+    regions = speech_regions(samples)
+    shared = ChunkDecoder(model.model, replicas=2)
+    calls = []
+    generate = shared._generate
+    shared._generate = lambda chunks, encoded: calls.append(len(chunks)) or generate(chunks, encoded)
+    split = shared.transcribe(samples, regions, ("en", "zh"))
+    whole = ChunkDecoder(model.model, replicas=1).transcribe(samples, regions, ("en", "zh"))
+    assert len(calls) >= 2 and split[0] == "en", (calls, split[0])
+    assert split == whole
+
+
 def test_a_window_that_stops_early_is_decoded_again_from_its_last_timestamp():
     from reelmind.speech import timed_pieces
 
