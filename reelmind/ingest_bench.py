@@ -1,14 +1,16 @@
 """`reelmind bench ingest`: ingest throughput end to end, against bare speech-to-text on the same audio.
 
 Two workloads, made with FFmpeg (imageio-ffmpeg's binary) from real speech and real pictures:
-- one long speech video (LONG_S, 5 minutes): the shared `multilingual.mp3` read over Big Buck Bunny frames when
-  `../shared/media` is beside the checkout, otherwise the fixtures' speech clips looped;
+- long speech videos (LONG_S, 5 minutes; LONG_REPEATS of them, from different points): the shared
+  `multilingual.mp3` read over Big Buck Bunny frames when `../shared/media` is beside the checkout, otherwise the
+  fixtures' speech clips looped;
 - a folder of short clips (`--clips`, 100 by default) of 5 to 30 s each, cut at different points of the same
   sources, so every clip is different content.
-In one process, models loaded once by a warm-up file first (as in a long-running worker), it measures: the
-faster-whisper's own sequential decoder on the long video's sound track alone ("bare STT"), the ingest flow on the
-long video, and the ingest flow on the folder; each as media seconds per wall second ("x real time"), and the peak
-resident memory of this process.
+In one process, models loaded once by a warm-up file first (as in a long-running worker), it measures:
+faster-whisper's own sequential decoder on a long video's sound track alone ("bare STT", one copy of the model on
+every core, as faster-whisper runs by default) and the ingest flow on that video, for each long video in turn, then
+the ingest flow on the folder, all into one database; each as media seconds per wall second ("x real time"), and
+the peak resident memory of this process.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -28,6 +31,11 @@ FIXTURES = REPO / "media_fixtures"
 LONG_S = 300.0
 SHORT_MIN_S, SHORT_MAX_S = 5.0, 30.0
 DEFAULT_CLIPS = 100
+# Bare STT and the long video's ingest are each timed this many times, alternately; the means are reported (single
+# runs of either moved by 10-20% between runs on this shared machine).
+LONG_REPEATS = 3
+# Where each long video starts in the (looped) speech source: a different stretch of speech each time.
+LONG_OFFSET_S = 37.0
 # Picture size of the made videos: what a phone-shot short is delivered at (360p), enough for OCR and shots.
 VIDEO_FILTER = "scale=640:-2"
 MEMORY_SAMPLE_S = 0.2
@@ -95,18 +103,30 @@ class PeakMemory:
         self._thread.join()
 
 
-def bare_stt_seconds(media: Path, settings) -> float:
+def bare_whisper(settings):
+    """faster-whisper as its own README runs it on a CPU: the configured weights, one copy of the model on every
+    core. (The ingest's backend holds copies on fewer threads each, which its own sequential decoder would run
+    slower: the bare figure would flatter the ingest.)"""
+    import os
+
+    from faster_whisper import WhisperModel
+
+    from reelmind.pipeline import backend
+
+    speech = backend("speech", settings)
+    return WhisperModel(speech.source, device="cpu", compute_type=speech.compute_type, cpu_threads=os.cpu_count() or 1)
+
+
+def bare_stt_seconds(media: Path, whisper) -> float:
     """Wall seconds of bare sequential speech-to-text on the file's sound track (extracted beforehand, not
     counted): faster-whisper's own `transcribe`, one window after another, with ReelMind's decoding options."""
     from reelmind.audio import extract_audio, load_wav
-    from reelmind.pipeline import backend
-    from reelmind.speech import VAD_OPTIONS
+    from reelmind.speech import BEAM_SIZE, VAD_OPTIONS
 
     with tempfile.TemporaryDirectory() as tmp:
         samples = load_wav(extract_audio(media, Path(tmp) / "audio.wav"))
-    whisper = backend("speech", settings).model  # the loaded faster-whisper WhisperModel
     started = time.perf_counter()
-    segments, _info = whisper.transcribe(samples, beam_size=5, vad_filter=True, vad_parameters=VAD_OPTIONS,
+    segments, _info = whisper.transcribe(samples, beam_size=BEAM_SIZE, vad_filter=True, vad_parameters=VAD_OPTIONS,
                                          condition_on_previous_text=False)
     for _segment in segments:  # decoding happens as the segments are read
         pass
@@ -123,7 +143,9 @@ def bench_ingest(options=None, clips: int | None = None, say=print) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         say(f"making a {LONG_S:.0f} s speech video and {n_clips} clips of {SHORT_MIN_S:.0f}-{SHORT_MAX_S:.0f} s")
-        long_video = make_clip(tmp / "speech-5min.mp4", LONG_S)
+        # different stretches of the sources, so that each is a new video to the same database
+        long_videos = [make_clip(tmp / f"speech-5min-{run}.mp4", LONG_S, offset=LONG_OFFSET_S * run)
+                       for run in range(LONG_REPEATS)]
         short = make_short_clips(tmp / "short", n_clips)
         warm = make_clip(tmp / "warm.mp4", 8.0, offset=3.0)
         settings = load_settings(db=str(tmp / "db" / "lancedb"), data_dir=str(tmp / "db"))
@@ -131,29 +153,40 @@ def bench_ingest(options=None, clips: int | None = None, say=print) -> dict:
             started = time.perf_counter()
             ingest([str(warm)], db=str(tmp / "warm" / "lancedb"))
             warm_up_s = time.perf_counter() - started
-            say("bare speech-to-text on the long video's sound track")
-            bare_s = bare_stt_seconds(long_video, settings)
-            say("ingest: the long video")
-            long_report = ingest([str(long_video)], db=settings.db)
+            whisper = bare_whisper(settings)
+            bare_runs, long_reports = [], []
+            for run, long_video in enumerate(long_videos):  # alternately: both see the same moments of the machine
+                say(f"bare speech-to-text on a long video's sound track ({run + 1} of {LONG_REPEATS})")
+                bare_runs.append(bare_stt_seconds(long_video, whisper))
+                say(f"ingest: the long video ({run + 1} of {LONG_REPEATS})")
+                long_reports.append(ingest([str(long_video)], db=settings.db))
+            del whisper
             say(f"ingest: {n_clips} short clips")
             short_report = ingest([str(path) for path in short], db=settings.db)
-    failures = len(long_report.failures) + len(short_report.failures)
+    long_runs = [report.wall_s for report in long_reports]
+    bare_s, long_s = statistics.mean(bare_runs), statistics.mean(long_runs)
+    long_stages = [v.stage_seconds for report in long_reports for v in report.videos]
+    failures = sum(len(report.failures) for report in long_reports) + len(short_report.failures)
     short_media = sum(v.duration_s for v in short_report.videos)
     return {
         "warm_up_s": round(warm_up_s, 1),
         "long_media_s": LONG_S,
-        "bare_stt_s": round(bare_s, 1),
+        "bare_stt_s": round(bare_s, 2),
+        "bare_stt_s_runs": [round(s, 2) for s in bare_runs],
         "bare_stt_x_realtime": round(LONG_S / bare_s, 2),
-        "long_ingest_s": long_report.wall_s,
-        "long_x_realtime": round(LONG_S / long_report.wall_s, 2),
-        "long_over_bare_stt": round(long_report.wall_s / bare_s, 2),
+        "long_ingest_s": round(long_s, 2),
+        "long_ingest_s_runs": long_runs,
+        "long_x_realtime": round(LONG_S / long_s, 2),
+        "long_over_bare_stt": round(long_s / bare_s, 2),
+        "long_over_bare_stt_runs": [round(long / bare, 2) for long, bare in zip(long_runs, bare_runs)],
         "short_clips": len(short_report.videos),
         "short_media_s": round(short_media, 1),
         "short_ingest_s": short_report.wall_s,
         "short_x_realtime": round(short_media / short_report.wall_s, 2),
         "failures": failures,
         "peak_rss_mb": round(memory.peak / 2 ** 20),
-        "stage_seconds_long": long_report.videos[0].stage_seconds if long_report.videos else {},
+        "stage_seconds_long_mean": {stage: round(statistics.mean(s[stage] for s in long_stages), 3)
+                                    for stage in (long_stages[0] if long_stages else {})},
         "stage_seconds_short_mean": {stage: round(sum(v.stage_seconds.get(stage, 0) for v in short_report.videos)
                                                   / max(len(short_report.videos), 1), 3)
                                      for stage in (short_report.videos[0].stage_seconds if short_report.videos
