@@ -188,9 +188,11 @@ def sample_picture(job: FileJob, settings: Settings) -> StageResult:
         return resumed
     started = time.perf_counter()
     with stage_time_limit(job.info.path, Stage.FRAMES, job.stage_limit_s):
-        samples = sample_frames(job.info.path, job.info.duration_s, Path(job.work_dir) / "frames",
-                                job.thumbnails_dir, max_frames=settings.max_frames,
-                                interval_s=settings.frame_interval_s, threshold=settings.shot_threshold)
+        info = job.info
+        pixels_per_s = info.width * info.height * info.fps if info.width and info.height and info.fps else None
+        samples = sample_frames(info.path, info.duration_s, Path(job.work_dir) / "frames", job.thumbnails_dir,
+                                max_frames=settings.max_frames, interval_s=settings.frame_interval_s,
+                                threshold=settings.shot_threshold, pixels_per_s=pixels_per_s)
     return _finish(Stage.FRAMES, record, {"samples": [asdict(s) for s in samples]}, started)
 
 
