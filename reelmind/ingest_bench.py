@@ -126,8 +126,11 @@ def bare_stt_seconds(media: Path, whisper) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         samples = load_wav(extract_audio(media, Path(tmp) / "audio.wav"))
     started = time.perf_counter()
+    # temperature 0 only, as ReelMind decodes: faster-whisper's default also decodes a window again at rising
+    # temperatures (up to five more times) where the output repeats itself, which the ingest never does; one of the
+    # bench's long videos took 19.9-24.8 s so against 10-11 s for the others.
     segments, _info = whisper.transcribe(samples, beam_size=BEAM_SIZE, vad_filter=True, vad_parameters=VAD_OPTIONS,
-                                         condition_on_previous_text=False)
+                                         condition_on_previous_text=False, temperature=0.0)
     for _segment in segments:  # decoding happens as the segments are read
         pass
     return time.perf_counter() - started
@@ -142,7 +145,8 @@ def bench_ingest(options=None, clips: int | None = None, say=print) -> dict:
     n_clips = clips or DEFAULT_CLIPS
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        say(f"making a {LONG_S:.0f} s speech video and {n_clips} clips of {SHORT_MIN_S:.0f}-{SHORT_MAX_S:.0f} s")
+        say(f"making {LONG_REPEATS} speech videos of {LONG_S:.0f} s and {n_clips} clips of "
+            f"{SHORT_MIN_S:.0f}-{SHORT_MAX_S:.0f} s")
         # different stretches of the sources, so that each is a new video to the same database
         long_videos = [make_clip(tmp / f"speech-5min-{run}.mp4", LONG_S, offset=LONG_OFFSET_S * run)
                        for run in range(LONG_REPEATS)]
@@ -153,6 +157,7 @@ def bench_ingest(options=None, clips: int | None = None, say=print) -> dict:
             started = time.perf_counter()
             ingest([str(warm)], db=str(tmp / "warm" / "lancedb"))
             warm_up_s = time.perf_counter() - started
+            peaks = {"warm_up": memory.peak}
             whisper = bare_whisper(settings)
             bare_runs, long_reports = [], []
             for run, long_video in enumerate(long_videos):  # alternately: both see the same moments of the machine
@@ -161,8 +166,10 @@ def bench_ingest(options=None, clips: int | None = None, say=print) -> dict:
                 say(f"ingest: the long video ({run + 1} of {LONG_REPEATS})")
                 long_reports.append(ingest([str(long_video)], db=settings.db))
             del whisper
+            peaks["long_videos"] = memory.peak
             say(f"ingest: {n_clips} short clips")
             short_report = ingest([str(path) for path in short], db=settings.db)
+            peaks["short_clips"] = memory.peak
     long_runs = [report.wall_s for report in long_reports]
     bare_s, long_s = statistics.mean(bare_runs), statistics.mean(long_runs)
     long_stages = [v.stage_seconds for report in long_reports for v in report.videos]
@@ -185,6 +192,7 @@ def bench_ingest(options=None, clips: int | None = None, say=print) -> dict:
         "short_x_realtime": round(short_media / short_report.wall_s, 2),
         "failures": failures,
         "peak_rss_mb": round(memory.peak / 2 ** 20),
+        "peak_rss_mb_by_end_of": {phase: round(peak / 2 ** 20) for phase, peak in peaks.items()},
         "stage_seconds_long_mean": {stage: round(statistics.mean(s[stage] for s in long_stages), 3)
                                     for stage in (long_stages[0] if long_stages else {})},
         "stage_seconds_short_mean": {stage: round(sum(v.stage_seconds.get(stage, 0) for v in short_report.videos)
