@@ -28,7 +28,7 @@ class GroupBatcher(Generic[Item, Result]):
         """`run`: one result per item, in order. `between`: called in the caller's thread before each of its
         turns at the lock (e.g. a time-limit check: what it raises ends that caller's wait, and its items still
         queued are dropped)."""
-        self._run, self._max_batch, self._between = run, max_batch, between
+        self._run, self.max_batch, self._between = run, max_batch, between
         self._queue: list[_Ticket] = []
         self._queue_lock = threading.Lock()
         self._leader_lock = threading.Lock()
@@ -58,7 +58,7 @@ class GroupBatcher(Generic[Item, Result]):
 
     def _take(self) -> list[_Ticket]:
         with self._queue_lock:
-            n = len(self._queue) if self._max_batch is None else self._max_batch
+            n = len(self._queue) if self.max_batch is None else self.max_batch
             batch, self._queue = self._queue[:n], self._queue[n:]
         return batch
 
