@@ -114,12 +114,13 @@ def _first_window(samples: np.ndarray, regions: list[tuple[float, float]]) -> np
 BUNDLED_MODEL = "whisper-base"
 # CTranslate2 weights as int8 on CPU: the configuration measured as about 5x faster (see above).
 COMPUTE_TYPE = "int8"
-# How CTranslate2 spreads one batch over the cores: `REPLICAS` copies of the model (its `inter_threads`), each on
-# `cores // REPLICAS` threads (`intra_threads`), and a batch is split between them. Measured on this 2-core machine,
-# decoding the 11 chunks of the 5-minute bench video (`reelmind bench ingest`'s, 291 s of speech): one copy on 2 threads
-# took 7.85-7.97 s in batches of 8 and 6.76-7.04 s in batches of 2-4 (a batch of 8 windows' attention no longer fits
-# the caches); two copies on 1 thread each, 2-3 chunks apiece, 6.18-6.29 s: two threads that share one matrix product
-# wait for each other, two that run their own do not. Beyond 4 copies the chunks of one file would rarely fill them.
+# How CTranslate2 spreads one batch over the cores: one copy of the model per core, at most MAX_REPLICAS (its
+# `inter_threads`), each on `cores // copies` threads (`intra_threads`), and a batch is split between them. Measured
+# on this 2-core machine, decoding the 11 chunks of the 5-minute bench video (`reelmind bench ingest`'s, 291 s of
+# speech): one copy on 2 threads took 7.85-7.97 s in batches of 8 and 6.76-7.04 s in batches of 2-4 (a batch of 8
+# windows' attention no longer fits the caches); two copies on 1 thread each, 2-3 chunks apiece, 6.18-6.29 s: two
+# threads that share one matrix product wait for each other, two that run their own do not. Beyond 4 copies the
+# chunks of one file would rarely fill them.
 MAX_REPLICAS = 4
 # Chunks each copy decodes at once (see above: 2-4 alike, 8 slower).
 CHUNKS_PER_REPLICA = 3
@@ -257,10 +258,11 @@ class ChunkDecoder:
             self._read_languages(share, share_encoded)
         return [out for share_out in self._map(self._generate, shares, encoded) for out in share_out]
 
-    def _map(self, function, *shares) -> list:
-        if self._pool is None or len(shares[0]) == 1:
-            return list(map(function, *shares))
-        return list(self._pool.map(function, *shares))
+    def _map(self, function, shares: list, *more: list) -> list:
+        """`function` over each share (and its item of `more`), the shares at once on the replicas."""
+        if self._pool is None or len(shares) == 1:
+            return list(map(function, shares, *more))
+        return list(self._pool.map(function, shares, *more))
 
     def _encode(self, chunks: list[_Chunk]):
         from faster_whisper.audio import pad_or_trim

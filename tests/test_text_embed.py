@@ -1,4 +1,5 @@
-"""The default text model: QUERY_THREADS OpenMP threads for a query (the count restored after), texts cut at MAX_TOKENS."""
+"""The default text model: a query on QUERY_THREADS OpenMP threads (the count restored after); texts cut at
+MAX_TOKENS."""
 
 import numpy as np
 
