@@ -233,7 +233,10 @@ class Store:
         if name not in self._tables:
             if name not in self.table_names():
                 return None
-            table = self.db.open_table(name)
+            try:
+                table = self.db.open_table(name)
+            except ValueError:  # "not found": listed while another process creates it, before its first version
+                return None
             if name in RECORDS:
                 self._check_version(table, RECORDS[name])
             self._tables[name] = table
@@ -256,7 +259,7 @@ class Store:
             try:
                 table = self.db.create_table(record.table, schema=schema)
             except (OSError, ValueError, RuntimeError):
-                table = self.db.open_table(record.table)  # another writer created it first
+                table = self._open_created_elsewhere(record.table)  # another writer created it first
             self._tables[record.table] = table
         if spaces:
             self._check_vectors(record.table, table, schema, self.uri)
@@ -577,6 +580,17 @@ class Store:
             return builder.when_not_matched_insert_all().execute(rows, on_bad_vectors=NULL_VECTORS)
 
         self._retry(merge)
+
+    def _open_created_elsewhere(self, name: str) -> lancedb.table.Table:
+        """A table another process is creating: listed (its creation refused ours) before its first version is
+        written, when opening it says "not found" for a moment."""
+        for attempt in range(COMMIT_RETRIES):
+            try:
+                return self.db.open_table(name)
+            except ValueError:
+                if attempt == COMMIT_RETRIES - 1:
+                    raise
+                time.sleep(0.1 * 2 ** attempt)
 
     def _retry(self, fn, *args):
         """Run one write, retrying commit conflicts; a full disk is one line (nothing of the write is committed:
