@@ -111,8 +111,6 @@ def bare_whisper(settings):
     """faster-whisper as its own README runs it on a CPU: the configured weights, one copy of the model on every
     core. (The ingest's backend holds copies on fewer threads each, which its own sequential decoder would run
     slower: the bare figure would flatter the ingest.)"""
-    import os
-
     from faster_whisper import WhisperModel
 
     from reelmind.pipeline import backend
