@@ -14,6 +14,7 @@ import numpy as np
 
 from reelmind.backends import Caption, CaptionBackend
 from reelmind.registry import register
+from reelmind.vision import picture_threads
 
 # BLIP's captions are one short sentence; 30 tokens leaves room without rambling.
 MAX_CAPTION_TOKENS = 30
@@ -63,7 +64,7 @@ class BlipCaptioner(CaptionBackend):
         if not images:
             return []
         inputs = self.processor(images=list(images), return_tensors="pt")
-        with self._lock, self._torch.inference_mode():
+        with self._lock, self._torch.inference_mode(), picture_threads(self._torch):
             ids = self.model.generate(**inputs, max_new_tokens=MAX_CAPTION_TOKENS)
         texts = self.processor.batch_decode(ids, skip_special_tokens=True)
         return [Caption(" ".join(t.split()), self.source) for t in texts]
