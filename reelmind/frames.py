@@ -5,12 +5,16 @@ decoding every frame is cheap (short or small videos) it compares consecutive fr
 frame; otherwise it compares consecutive keyframes only, which FFmpeg decodes alone, tens of times cheaper: encoders
 put a keyframe at each cut (x264's and libvpx's scene-cut detection), so there a cut is still found at its own time;
 where they do not (a fixed keyframe interval), at the first keyframe after it, and a shot shorter than that interval
-may be missed. Frames are then read with OpenCV by seeking, written as JPEG for the describers, and as a small
-thumbnail that is kept for people to look at.
+may be missed. Frames are then read at the chosen times, with OpenCV by seeking where every frame was decoded; on
+keyframes, the keyframe at or before each time, which decodes alone (16 frames of the 5-minute bench video: 0.11 s
+against 0.87 s of seeking and decoding up to each time): so there a shot's frame is its first, not one half a
+second in, and two times with the same keyframe give one frame. Each is written as JPEG for the describers, and as
+a small thumbnail that is kept for people to look at.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,28 +126,55 @@ def _thin(items: list, keep: int) -> list:
 
 
 def extract_frames(video_path: str | Path, times: list[tuple[float, int]], frames_dir: str | Path,
-                   thumbnails_dir: str | Path) -> list[FrameSample]:
-    """Read the frames at `times` and write each as a JPEG and a thumbnail; frames that cannot be read are skipped."""
+                   thumbnails_dir: str | Path, keyframes: bool = False) -> list[FrameSample]:
+    """Read the frames at `times` (on `keyframes`: the keyframe at or before each) and write each as a JPEG and a
+    thumbnail; frames that cannot be read are skipped."""
     frames_dir, thumbnails_dir = Path(frames_dir), Path(thumbnails_dir)
     frames_dir.mkdir(parents=True, exist_ok=True)
     thumbnails_dir.mkdir(parents=True, exist_ok=True)
-    capture = cv2.VideoCapture(str(video_path))
     samples = []
+    for time_s, shot, frame in (_keyframes_at if keyframes else _frames_at)(video_path, times):
+        name = f"{int(round(time_s * 1000)):09d}.jpg"
+        image_path, thumb_path = frames_dir / name, thumbnails_dir / name
+        _write_jpeg(image_path, _fit_width(frame, FRAME_MAX_WIDTH), JPEG_QUALITY)
+        _write_jpeg(thumb_path, _fit_width(frame, THUMBNAIL_WIDTH), THUMBNAIL_JPEG_QUALITY)
+        samples.append(FrameSample(round(time_s, 3), shot, str(image_path), str(thumb_path)))
+    return samples
+
+
+def _frames_at(video_path: str | Path, times: list[tuple[float, int]]) -> Iterator[tuple[float, int, np.ndarray]]:
+    """(time, shot, BGR picture) of each frame at `times`, read with OpenCV by seeking."""
+    capture = cv2.VideoCapture(str(video_path))
     try:
         for time_s, shot in times:
             check_time_limit()
             capture.set(cv2.CAP_PROP_POS_MSEC, time_s * 1000.0)
             ok, frame = capture.read()
-            if not ok or frame is None:
-                continue
-            name = f"{int(round(time_s * 1000)):09d}.jpg"
-            image_path, thumb_path = frames_dir / name, thumbnails_dir / name
-            _write_jpeg(image_path, _fit_width(frame, FRAME_MAX_WIDTH), JPEG_QUALITY)
-            _write_jpeg(thumb_path, _fit_width(frame, THUMBNAIL_WIDTH), THUMBNAIL_JPEG_QUALITY)
-            samples.append(FrameSample(round(time_s, 3), shot, str(image_path), str(thumb_path)))
+            if ok and frame is not None:
+                yield time_s, shot, frame
     finally:
         capture.release()
-    return samples
+
+
+def _keyframes_at(video_path: str | Path, times: list[tuple[float, int]]) -> Iterator[tuple[float, int, np.ndarray]]:
+    """(its time, shot, BGR picture) of the keyframe at or before each of `times`, each keyframe once. The shot
+    stays the time's: shots found on keyframes start at one, so the keyframe before a time is in its shot."""
+    import av
+
+    seen = set()
+    with av.open(str(video_path)) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.skip_frame = "NONKEY"
+        for time_s, shot in times:
+            check_time_limit()
+            try:
+                container.seek(int(time_s / stream.time_base), stream=stream, backward=True, any_frame=False)
+                frame = next((f for f in container.decode(stream) if f.time is not None), None)
+            except av.error.InvalidDataError:  # a damaged or cut-off stream: the frames up to there
+                return
+            if frame is not None and frame.time not in seen:
+                seen.add(frame.time)
+                yield frame.time, shot, frame.to_ndarray(format="bgr24")
 
 
 def sample_frames(video_path: str | Path, duration_s: float, frames_dir: str | Path, thumbnails_dir: str | Path,
@@ -152,7 +183,7 @@ def sample_frames(video_path: str | Path, duration_s: float, frames_dir: str | P
     """`pixels_per_s`: width x height x fps, from the probe (None where unknown: then shots come from keyframes)."""
     every_frame = pixels_per_s is not None and pixels_per_s * duration_s <= EVERY_FRAME_MAX_PIXELS
     times = choose_times(duration_s, shot_starts(video_path, threshold, every_frame), interval_s, max_frames)
-    return extract_frames(video_path, times, frames_dir, thumbnails_dir)
+    return extract_frames(video_path, times, frames_dir, thumbnails_dir, keyframes=not every_frame)
 
 
 def _fit_width(frame: np.ndarray, width: int) -> np.ndarray:

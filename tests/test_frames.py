@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import subprocess
 
+import cv2
+import numpy as np
 import pytest
 
-from reelmind.frames import EVERY_FRAME_MAX_PIXELS, sample_frames, shot_starts
+from reelmind.frames import EVERY_FRAME_MAX_PIXELS, extract_frames, sample_frames, shot_starts
 
 FPS = 24
 SIZE = (320, 180)
@@ -29,6 +31,17 @@ def _video(path, *encoder_options: str):
                     "".join(filters) + f"concat=n={len(SCENES)}:v=1:a=0", "-c:v", "libx264", "-preset", "veryfast",
                     "-pix_fmt", "yuv420p", *encoder_options, str(path)], check=True)
     return path
+
+
+def _scene_picture(shot: int) -> np.ndarray:
+    """The first frame of a scene's source, as FFmpeg draws it (BGR)."""
+    import imageio_ffmpeg
+
+    source = SCENES[shot][0]
+    raw = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i",
+                          f"{source}=s={SIZE[0]}x{SIZE[1]}:r={FPS}", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt",
+                          "bgr24", "-"], check=True, capture_output=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(SIZE[1], SIZE[0], 3).astype(float)
 
 
 @pytest.fixture(scope="module")
@@ -62,11 +75,25 @@ def test_keyframes_find_each_cut_at_the_first_keyframe_after_it(videos):
 
 @pytest.mark.parametrize("pixels_per_s, first_frames", [
     (SIZE[0] * SIZE[1] * FPS, [0.5, 2.0, 4.0]),                         # cheap to decode: every frame
-    (EVERY_FRAME_MAX_PIXELS / 4.0, [0.5, 2.5, 4.5]),                     # 5 s of it is over the bound: keyframes
-    (None, [0.5, 2.5, 4.5]),                                             # size unknown: keyframes
+    # 5 s of it is over the bound: shots from keyframes, and each shot's frame is its keyframe
+    (EVERY_FRAME_MAX_PIXELS / 4.0, [0.0, 2.0, 4.0]),
+    (None, [0.0, 2.0, 4.0]),                                             # size unknown: keyframes
 ])
 def test_frames_are_sampled_from_the_shots_found_by_what_decoding_costs(videos, tmp_path, pixels_per_s, first_frames):
     samples = sample_frames(videos["keyframe every second"], 5.0, tmp_path / "frames", tmp_path / "thumbs",
                             max_frames=16, interval_s=10.0, threshold=THRESHOLD, pixels_per_s=pixels_per_s)
     assert _close([s.time_s for s in samples], first_frames), [s.time_s for s in samples]
     assert [s.shot for s in samples] == [0, 1, 2]
+    scenes = [_scene_picture(shot) for shot in range(len(SCENES))]
+    for sample in samples:  # a picture of its shot's scene (of the three, the nearest), whole, and its thumbnail
+        picture, thumbnail = cv2.imread(sample.image_path), cv2.imread(sample.thumbnail_path)
+        assert picture.shape[:2] == SIZE[::-1] and thumbnail is not None
+        distances = [np.abs(picture.astype(float) - scene).mean() for scene in scenes]
+        assert int(np.argmin(distances)) == sample.shot, distances
+
+
+def test_on_keyframes_times_that_share_a_keyframe_give_one_frame(videos, tmp_path):
+    times = [(2.1, 1), (2.6, 1), (3.2, 1)]  # keyframes every second: 2.0, 2.0 again, 3.0
+    samples = extract_frames(videos["keyframe every second"], times, tmp_path / "frames", tmp_path / "thumbs",
+                             keyframes=True)
+    assert _close([s.time_s for s in samples], [2.0, 3.0]) and [s.shot for s in samples] == [1, 1]
