@@ -1,7 +1,7 @@
-"""Work that many threads hand in, run in shared batches: group commit, for models as for databases.
+"""Work that many threads hand in, run in shared batches: group commit (the store's writes).
 
-A caller queues its items and waits; whoever holds the lock runs the oldest queued items (up to `max_batch`) in one
-call, then again until the caller's own items are done. Items queued while a batch runs are taken by the next one,
+A caller queues its items and waits; whoever holds the lock runs every queued item in one call, then again until
+the caller's own items are done. Items queued while a batch runs are taken by the next one,
 so under load the batches fill up, and a lone caller waits for nobody (no timer, no added latency).
 """
 
@@ -23,12 +23,9 @@ class _Ticket(Generic[Item, Result]):
 
 
 class GroupBatcher(Generic[Item, Result]):
-    def __init__(self, run: Callable[[list[Item]], Sequence[Result]], max_batch: int | None = None,
-                 between: Callable[[], None] = lambda: None) -> None:
-        """`run`: one result per item, in order. `between`: called in the caller's thread before each of its
-        turns at the lock (e.g. a time-limit check: what it raises ends that caller's wait, and its items still
-        queued are dropped)."""
-        self._run, self.max_batch, self._between = run, max_batch, between
+    def __init__(self, run: Callable[[list[Item]], Sequence[Result]]) -> None:
+        """`run`: one result per item, in order."""
+        self._run = run
         self._queue: list[_Ticket] = []
         self._queue_lock = threading.Lock()
         self._leader_lock = threading.Lock()
@@ -42,11 +39,10 @@ class GroupBatcher(Generic[Item, Result]):
         try:
             for ticket in tickets:
                 while not ticket.done:
-                    self._between()
                     with self._leader_lock:
                         if not ticket.done:
                             self._run_batch(self._take())
-        except BaseException:
+        except BaseException:  # interrupted: its items still queued are dropped
             mine = {id(t) for t in tickets}
             with self._queue_lock:
                 self._queue = [t for t in self._queue if id(t) not in mine]
@@ -58,8 +54,7 @@ class GroupBatcher(Generic[Item, Result]):
 
     def _take(self) -> list[_Ticket]:
         with self._queue_lock:
-            n = len(self._queue) if self.max_batch is None else self.max_batch
-            batch, self._queue = self._queue[:n], self._queue[n:]
+            batch, self._queue = self._queue, []
         return batch
 
     def _run_batch(self, batch: list[_Ticket]) -> None:

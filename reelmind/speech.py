@@ -18,15 +18,14 @@ from __future__ import annotations
 import os
 import threading
 from abc import abstractmethod
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from reelmind.audio import SAMPLE_RATE
 from reelmind.backends import Segment, SpeechBackend, Transcript
-from reelmind.batching import GroupBatcher
 from reelmind.registry import register
 from reelmind.timelimit import check_time_limit
 
@@ -114,17 +113,21 @@ def _first_window(samples: np.ndarray, regions: list[tuple[float, float]]) -> np
 BUNDLED_MODEL = "whisper-base"
 # CTranslate2 weights as int8 on CPU: the configuration measured as about 5x faster (see above).
 COMPUTE_TYPE = "int8"
-# How CTranslate2 spreads one batch over the cores: one copy of the model per core, at most MAX_REPLICAS (its
-# `inter_threads`), each on `cores // copies` threads (`intra_threads`), and a batch is split between them. Measured
-# on this 2-core machine, decoding the 11 chunks of the 5-minute bench video (`reelmind bench ingest`'s, 291 s of
-# speech): one copy on 2 threads took 7.85-7.97 s in batches of 8 and 6.76-7.04 s in batches of 2-4 (a batch of 8
-# windows' attention no longer fits the caches); two copies on 1 thread each, 2-3 chunks apiece, 6.18-6.29 s: two
-# threads that share one matrix product wait for each other, two that run their own do not. Beyond 4 copies the
-# chunks of one file would rarely fill them.
+# How CTranslate2 spreads the work over the cores: one copy of the model per core, at most MAX_REPLICAS (its
+# `inter_threads`), each on `cores // copies` threads (`intra_threads`), each taking the next queued chunks when it
+# is free (`ChunkDecoder`). Measured on this 2-core machine, decoding the 11 chunks of the 5-minute bench video
+# (`reelmind bench ingest`'s, 291 s of speech): one copy on 2 threads took 7.85-7.97 s in batches of 8 and 6.76-7.04 s
+# in batches of 2-4 (a batch of 8 windows' attention no longer fits the caches); two copies on 1 thread each, 2-3
+# chunks apiece, 6.18-6.29 s: two threads that share one matrix product wait for each other, two that run their own
+# do not. Beyond 4 copies the chunks of one file would rarely fill them.
 MAX_REPLICAS = 4
-# Chunks each copy decodes at once (see above: 2-4 alike, 8 slower).
-CHUNKS_PER_REPLICA = 3
+# Chunks a copy takes at once. One: the three 5-minute bench videos alone took 5.9-6.4 s with 1, 6.3-6.7 s with 2 and
+# 6.9-7.4 s with 3, and 24 clips of 5-30 s from 4 threads 13.2-13.8 / 13.4-14.1 / 14.1-14.9 s (two runs each): on
+# one thread a batch gains little (the beam of 5 is a batch already), and smaller shares end together.
+CHUNKS_PER_REPLICA = 1
 BEAM_SIZE = 5
+# Seconds between a waiting file's checks of its stage's time limit.
+WAIT_S = 0.2
 # Audio left after Whisper's last timestamp in a window that is worth a window of its own: about a short word.
 MIN_TAIL_S = 0.5
 
@@ -178,12 +181,19 @@ def timed_pieces(tokens: list[int], timestamp_begin: int, precision: float,
     return pieces, None
 
 
-@dataclass
+@dataclass(eq=False)
 class _FileSpeech:
-    """One file's speech on its way through the decoder: its language is read from its first chunk."""
+    """One file's speech on its way through the decoder: its language is read from its first chunk (`known` is set
+    then, or when that chunk fails), and it is `finished` when its last chunk is decoded or one of them failed."""
     languages: tuple[str, ...]
+    left: int  # chunks queued or being decoded, tails included
     language: str = ""
     probability: float = 0.0
+    segments: list[tuple[float, float, str]] = field(default_factory=list)
+    error: BaseException | None = None
+    cancelled: bool = False
+    known: threading.Event = field(default_factory=threading.Event)
+    finished: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass(frozen=True)
@@ -196,20 +206,25 @@ class _Chunk:
 
 
 class ChunkDecoder:
-    """faster-whisper over the chunks of every file waiting for the model (reelmind.batching.GroupBatcher).
+    """faster-whisper over the chunks of every file waiting for the model.
 
-    A file's speech regions are joined into chunks of up to one window (faster-whisper's `collect_chunks`); each
-    chunk is one window, encoded once: the language is read from its encoder output (the file's first chunk's,
-    as Whisper reads it from the first window of speech) and the words are decoded from the same output with
-    timestamps, so moments stay sentence-sized (`timed_pieces`). Times are mapped back from the speech-only
-    timeline to the file's.
-    Segments of a chunk Whisper judges not to be speech (NO_SPEECH_PROB and LOGPROB_FLOOR) are dropped.
-    A batch is split between the model's `replicas` (CTranslate2 runs one call per replica at once)."""
+    A file's speech regions are joined into chunks of up to one window (faster-whisper's `collect_chunks`) and
+    queued; each copy of the model (`replicas`, CTranslate2 runs one call per copy at once) has a worker thread that
+    takes the oldest queued chunks (CHUNKS_PER_REPLICA), of whatever files, whenever it is free: a file's chunks are
+    spread over all of them, and no copy waits for another to finish a batch. Each chunk is one
+    window, encoded once: the language is read from its encoder output (the file's first chunk's, as Whisper reads
+    it from the first window of speech; a copy holding later chunks of that file waits for it before decoding them)
+    and the words are decoded from the same output with timestamps, so moments stay sentence-sized (`timed_pieces`).
+    A window that stops early goes back to the front of the queue from its last timestamp. Times are mapped back from
+    the speech-only timeline to the file's. Segments of a chunk Whisper judges not to be speech (NO_SPEECH_PROB and
+    LOGPROB_FLOOR) are dropped. A batch that fails is decoded again chunk by chunk, so a bad chunk fails its own
+    file only."""
 
     def __init__(self, model, replicas: int = 1) -> None:
         self.model, self.replicas = model, replicas
-        self._batcher = GroupBatcher(self._decode_batch, CHUNKS_PER_REPLICA * replicas, between=check_time_limit)
-        self._pool = ThreadPoolExecutor(replicas, thread_name_prefix="whisper") if replicas > 1 else None
+        self._queue: deque[_Chunk] = deque()
+        self._queued = threading.Condition()
+        self._workers: list[threading.Thread] = []  # started on first use, one per copy, for the model's lifetime
         self._tokenizers: dict[str, object] = {}
 
     def transcribe(self, samples: np.ndarray, regions: list[tuple[float, float]],
@@ -218,26 +233,77 @@ class ChunkDecoder:
 
         clips = [{"start": int(start * SAMPLE_RATE), "end": int(end * SAMPLE_RATE)} for start, end in regions]
         audio, metadata = collect_chunks(samples, clips, SAMPLE_RATE, max_duration=WINDOW_S)
-        file = _FileSpeech(tuple(languages))
         # (collect_chunks starts with an empty chunk when the first stretch alone fills a window)
         pieces = [(piece, meta) for piece, meta in zip(audio, metadata) if len(piece)]
+        file = _FileSpeech(tuple(languages), left=len(pieces))
         chunks = [_Chunk(file, i == 0, piece, meta["offset"], meta["duration"])
                   for i, (piece, meta) in enumerate(pieces)]
-        segments = []
-        while chunks:
-            # a batch's worth at a time, so that the tails of one (windows that stopped early, decoded again from
-            # their last timestamp) join the next instead of waiting for a round of their own: the 5-minute bench
-            # videos' last rounds were of 1 chunk, on one core of two
-            batch, chunks = chunks[:self._batcher.max_batch], chunks[self._batcher.max_batch:]
-            for chunk, (pieces, resume_s) in zip(batch, self._batcher.run_all(batch)):
-                segments += [(chunk.offset_s + start, chunk.offset_s + end, text) for start, end, text in pieces]
-                if resume_s is not None:
-                    chunks.append(_Chunk(file, False, chunk.audio[int(resume_s * SAMPLE_RATE):],
-                                         chunk.offset_s + resume_s, chunk.duration_s - resume_s))
+        if not chunks:
+            file.finished.set()
+        with self._queued:
+            self._start_workers()
+            self._queue.extend(chunks)
+            self._queued.notify_all()
+        try:
+            while not file.finished.wait(WAIT_S):
+                check_time_limit()
+        except BaseException:  # past the time limit, or interrupted: this file's chunks still queued are dropped
+            with self._queued:
+                file.cancelled = True
+                self._queue = deque(c for c in self._queue if c.file is not file)
+            raise
+        if file.error is not None:
+            raise file.error
         times = SpeechTimestampsMap(clips, SAMPLE_RATE)
         return file.language, file.probability, [
             (times.get_original_time(start), times.get_original_time(end, is_end=True), text)
-            for start, end, text in sorted(segments, key=lambda s: s[0])]
+            for start, end, text in sorted(file.segments, key=lambda s: s[0])]
+
+    def _start_workers(self) -> None:
+        while len(self._workers) < self.replicas:
+            worker = threading.Thread(target=self._work, name=f"whisper-{len(self._workers)}", daemon=True)
+            self._workers.append(worker)
+            worker.start()
+
+    def _work(self) -> None:
+        while True:
+            with self._queued:
+                while not self._queue:
+                    self._queued.wait()
+                batch = [self._queue.popleft() for _ in range(min(CHUNKS_PER_REPLICA, len(self._queue)))]
+            self._decode(batch)
+
+    def _decode(self, batch: list[_Chunk]) -> None:
+        try:
+            outputs = self._decode_batch(batch)
+        except Exception as exc:  # noqa: BLE001 - handed to the file whose chunk it was
+            if len(batch) > 1:
+                for chunk in batch:
+                    self._decode([chunk])
+                return
+            outputs = [exc]
+        with self._queued:
+            for chunk, output in zip(batch, outputs):
+                self._finish(chunk, output)
+
+    def _finish(self, chunk: _Chunk, output: tuple[list[tuple[float, float, str]], float | None] | Exception) -> None:
+        """Hand a chunk's outcome to its file (the queue's lock held): its segments, and its tail queued first."""
+        file = chunk.file
+        if isinstance(output, Exception):
+            file.error = file.error or output
+            file.known.set()  # whatever waits for its language learns of the failure instead
+            file.finished.set()
+            return
+        pieces, resume_s = output
+        file.segments += [(chunk.offset_s + start, chunk.offset_s + end, text) for start, end, text in pieces]
+        if resume_s is not None and not file.cancelled and file.error is None:
+            self._queue.appendleft(_Chunk(file, False, chunk.audio[int(resume_s * SAMPLE_RATE):],
+                                          chunk.offset_s + resume_s, chunk.duration_s - resume_s))
+            self._queued.notify()
+            return
+        file.left -= 1
+        if file.left == 0:
+            file.finished.set()
 
     def _tokenizer(self, language: str):
         from faster_whisper.tokenizer import Tokenizer
@@ -248,21 +314,14 @@ class ChunkDecoder:
         return self._tokenizers[language]
 
     def _decode_batch(self, chunks: list[_Chunk]) -> list[tuple[list[tuple[float, float, str]], float | None]]:
-        """Per chunk: (start s, end s, text) in the chunk's time, and where in it to decode again (`timed_pieces`).
-        Each replica encodes and decodes its share; the languages are read in between, since a file's first chunk
-        may be in one share and its other chunks in another."""
-        shares = [share for share in np.array_split(np.arange(len(chunks)), self.replicas) if len(share)]
-        shares = [[chunks[i] for i in share] for share in shares]
-        encoded = self._map(self._encode, shares)
-        for share, share_encoded in zip(shares, encoded):
-            self._read_languages(share, share_encoded)
-        return [out for share_out in self._map(self._generate, shares, encoded) for out in share_out]
-
-    def _map(self, function, shares: list, *more: list) -> list:
-        """`function` over each share (and its item of `more`), the shares at once on the replicas."""
-        if self._pool is None or len(shares) == 1:
-            return list(map(function, shares, *more))
-        return list(self._pool.map(function, shares, *more))
+        """Per chunk: (start s, end s, text) in the chunk's time, and where in it to decode again (`timed_pieces`)."""
+        encoded = self._encode(chunks)
+        self._read_languages(chunks, encoded)
+        for chunk in chunks:  # a later chunk whose file's first is on another copy waits for its language
+            chunk.file.known.wait()
+            if chunk.file.error is not None:
+                raise chunk.file.error
+        return self._generate(chunks, encoded)
 
     def _encode(self, chunks: list[_Chunk]):
         from faster_whisper.audio import pad_or_trim
@@ -278,6 +337,7 @@ class ChunkDecoder:
                 if chunk.first:
                     probs = {token[2:-2]: prob for token, prob in detected}
                     chunk.file.language, chunk.file.probability = pick_language(probs, chunk.file.languages)
+                    chunk.file.known.set()
 
     def _generate(self, chunks: list[_Chunk], encoded) -> list[tuple[list[tuple[float, float, str]], float | None]]:
         from faster_whisper.transcribe import get_suppressed_tokens

@@ -5,8 +5,6 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
-
 from reelmind.batching import GroupBatcher
 
 
@@ -56,13 +54,6 @@ def test_items_queued_while_a_batch_runs_share_the_next_batch():
     assert outcome == {"first": ["A"], "b": ["B", "B2"], "c": ["C", "C2"], "d": ["D"]}
 
 
-def test_batches_are_no_larger_than_max_batch():
-    sizes = []
-    batcher = GroupBatcher(lambda items: sizes.append(len(items)) or items, max_batch=3)
-    assert batcher.run_all(list(range(7))) == list(range(7))
-    assert sizes == [3, 3, 1]
-
-
 def test_a_failing_item_fails_only_its_caller():
     def run(items):
         if "bad" in items:
@@ -73,16 +64,3 @@ def test_a_failing_item_fails_only_its_caller():
     assert sorted(batches[1]) == ["bad", "fine", "good"]  # shared a batch, which failed; then each ran alone
     assert outcome["first"] == [1] and outcome["good"] == [4, 4]
     assert isinstance(outcome["broken"], ValueError)
-
-
-def test_a_caller_stopped_between_turns_leaves_nothing_queued():
-    calls = []
-
-    def between():
-        calls.append(1)
-        raise TimeoutError("past the stage's limit")
-
-    batcher = GroupBatcher(lambda items: items, between=between)
-    with pytest.raises(TimeoutError):
-        batcher.run_all(["x", "y"])
-    assert batcher._queue == [] and calls == [1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
@@ -59,22 +60,25 @@ def test_long_speech_is_decoded_in_chunks_with_sentence_sized_moments(tmp_path):
 
 
 @pytest.mark.slow  # the shared real media
-def test_files_transcribed_at_once_share_batches_and_get_their_own_transcripts(tmp_path):
-    """Concurrent callers (the ingest flow's files in flight) are decoded together, each in its own language, with
-    the transcripts they get alone."""
+def test_files_transcribed_at_once_share_the_model_copies_and_get_their_own_transcripts(tmp_path):
+    """Concurrent callers (the ingest flow's files in flight) queue their chunks for the same copies of the model,
+    each file in its own language, with the transcripts they get alone."""
+    from reelmind.speech import ChunkDecoder
+
     model = whisper("faster-whisper")
     clips = {"jfk.flac": "en", "chinese_zijide_jiao.flac": "zh", "multilingual.mp3": None}
     samples = {name: samples_of(name, tmp_path / name.split(".")[0]) for name in clips}
     samples["multilingual.mp3"] = samples["multilingual.mp3"][:16000 * 40]
     alone = {name: model.transcribe(audio, languages=("en", "zh")) for name, audio in samples.items()}
 
-    sizes = []
-    decode = model.chunks._batcher._run
-    model.chunks._batcher._run = lambda chunks: sizes.append(len(chunks)) or decode(chunks)
+    model.chunks = ChunkDecoder(model.model, replicas=2)
+    decoded = []  # the copy (its worker thread) that took each chunk
+    decode = model.chunks._decode_batch
+    model.chunks._decode_batch = lambda chunks: decoded.append(threading.current_thread().name) or decode(chunks)
     with ThreadPoolExecutor(len(samples)) as pool:
         together = dict(zip(samples, pool.map(lambda a: model.transcribe(a, languages=("en", "zh")),
                                               samples.values())))
-    assert max(sizes) > 1, sizes
+    assert set(decoded) == {"whisper-0", "whisper-1"}, decoded
     for name, language in clips.items():
         assert together[name].language == alone[name].language
         if language:
@@ -83,25 +87,59 @@ def test_files_transcribed_at_once_share_batches_and_get_their_own_transcripts(t
 
 
 @pytest.mark.slow  # the shared real media
-def test_a_batch_split_between_model_copies_decodes_as_one_call(tmp_path):
-    """A batch is shared between the model's copies (each encodes and decodes its part at once); the language of
-    a file whose first chunk is in one part and whose other chunks are in another is still read once and used by
-    both, so the transcript is the one a single call gives."""
+def test_a_files_chunks_spread_over_the_model_copies_decode_as_on_one(tmp_path):
+    """A file's chunks go to whichever copy of the model is free; the language read from its first chunk on one
+    copy is the one its later chunks on the other are decoded in, so the transcript is the one a single copy
+    gives."""
     import numpy as np
 
     from reelmind.speech import ChunkDecoder, speech_regions
 
     model = whisper("faster-whisper")
-    samples = np.concatenate([samples_of("jfk.flac", tmp_path)] * 8)  # three chunks: parts of two and one
+    samples = np.concatenate([samples_of("jfk.flac", tmp_path)] * 8)  # three chunks
     regions = speech_regions(samples)
     shared = ChunkDecoder(model.model, replicas=2)
-    calls = []
+    copies = []
     generate = shared._generate
-    shared._generate = lambda chunks, encoded: calls.append(len(chunks)) or generate(chunks, encoded)
+    shared._generate = lambda chunks, encoded: copies.append(threading.current_thread().name) or \
+        generate(chunks, encoded)
     split = shared.transcribe(samples, regions, ("en", "zh"))
     whole = ChunkDecoder(model.model, replicas=1).transcribe(samples, regions, ("en", "zh"))
-    assert len(calls) >= 2 and split[0] == "en", (calls, split[0])
+    assert set(copies) == {"whisper-0", "whisper-1"} and split[0] == "en", (copies, split[0])
     assert split == whole
+
+
+def test_a_chunk_that_fails_fails_its_own_file_only_and_the_decoder_goes_on():
+    """The copies' workers outlive a bad chunk: its file gets the error, the other file its transcript, and the
+    next file is decoded."""
+    import numpy as np
+
+    from reelmind.speech import ChunkDecoder
+
+    class Model:  # stands in for faster-whisper's model: the decoder's own logic is under test
+        pass
+
+    decoder = ChunkDecoder(Model(), replicas=2)
+
+    def decode_batch(chunks):
+        out = []
+        for chunk in chunks:
+            if np.isnan(chunk.audio).any():
+                raise ValueError("bad samples")
+            chunk.file.language = "en"
+            chunk.file.known.set()
+            out.append(([(0.0, chunk.duration_s, f"said at {chunk.offset_s:.0f}")], None))
+        return out
+
+    decoder._decode_batch = decode_batch
+    good, bad = np.zeros(16000 * 50, np.float32), np.full(16000 * 50, np.nan, np.float32)
+    regions = [(0.0, 25.0), (26.0, 50.0)]
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = [pool.submit(decoder.transcribe, audio, regions) for audio in (bad, good)]
+    with pytest.raises(ValueError, match="bad samples"):
+        outcomes[0].result()
+    assert [text for _s, _e, text in outcomes[1].result()[2]] == ["said at 0", "said at 25"]
+    assert decoder.transcribe(good, regions)[0] == "en"
 
 
 def test_a_window_that_stops_early_is_decoded_again_from_its_last_timestamp():
