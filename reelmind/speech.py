@@ -122,10 +122,9 @@ COMPUTE_TYPE = "int8"
 # chunks apiece, 6.18-6.29 s: two threads that share one matrix product wait for each other, two that run their own
 # do not. Beyond 4 copies the chunks of one file would rarely fill them.
 MAX_REPLICAS = 4
-# Chunks a copy takes at once. One: the three 5-minute bench videos alone took 5.9-6.4 s with 1, 6.3-6.7 s with 2 and
-# 6.9-7.4 s with 3, and 24 clips of 5-30 s from 4 threads 13.2-13.8 / 13.4-14.1 / 14.1-14.9 s (two runs each): on
-# one thread a batch gains little (the beam of 5 is a batch already), and smaller shares end together.
-CHUNKS_PER_REPLICA = 1
+# Each copy takes one chunk at a time: the three 5-minute bench videos alone took 5.9-6.4 s so, 6.3-6.7 s two at a time
+# and 6.9-7.4 s three at a time, and 24 clips of 5-30 s from 4 threads 13.2-13.8 / 13.4-14.1 / 14.1-14.9 s (two runs
+# each): on one thread a batch gains little (the beam of 5 is a batch already), and single chunks end together.
 BEAM_SIZE = 5
 # Seconds between a waiting file's checks of its stage's time limit.
 WAIT_S = 0.2
@@ -211,15 +210,14 @@ class ChunkDecoder:
 
     A file's speech regions are joined into chunks of up to one window (faster-whisper's `collect_chunks`) and
     queued; each copy of the model (`replicas`, CTranslate2 runs one call per copy at once) has a worker thread that
-    takes the oldest queued chunks (CHUNKS_PER_REPLICA), of whatever files, whenever it is free: a file's chunks are
-    spread over all of them, and no copy waits for another to finish a batch. Each chunk is one
+    takes the oldest queued chunk, of whatever file, whenever it is free: a file's chunks are spread over all of
+    them, and no copy waits for another to finish a batch. Each chunk is one
     window, encoded once: the language is read from its encoder output (the file's first chunk's, as Whisper reads
     it from the first window of speech; a copy holding later chunks of that file waits for it before decoding them)
     and the words are decoded from the same output with timestamps, so moments stay sentence-sized (`timed_pieces`).
     A window that stops early goes back to the front of the queue from its last timestamp. Times are mapped back from
     the speech-only timeline to the file's. Segments of a chunk Whisper judges not to be speech (NO_SPEECH_PROB and
-    LOGPROB_FLOOR) are dropped. A batch that fails is decoded again chunk by chunk, so a bad chunk fails its own
-    file only."""
+    LOGPROB_FLOOR) are dropped. A chunk that fails fails its own file only."""
 
     def __init__(self, model, replicas: int = 1) -> None:
         self.model, self.replicas = model, replicas
@@ -271,20 +269,12 @@ class ChunkDecoder:
             with self._queued:
                 while not self._queue:
                     self._queued.wait()
-                batch = [self._queue.popleft() for _ in range(min(CHUNKS_PER_REPLICA, len(self._queue)))]
-            self._decode(batch)
-
-    def _decode(self, batch: list[_Chunk]) -> None:
-        try:
-            outputs = self._decode_batch(batch)
-        except Exception as exc:  # noqa: BLE001 - handed to the file whose chunk it was
-            if len(batch) > 1:
-                for chunk in batch:
-                    self._decode([chunk])
-                return
-            outputs = [exc]
-        with self._queued:
-            for chunk, output in zip(batch, outputs):
+                chunk = self._queue.popleft()
+            try:
+                output = self._decode_batch([chunk])[0]
+            except Exception as exc:  # noqa: BLE001 - handed to the file whose chunk it was
+                output = exc
+            with self._queued:
                 self._finish(chunk, output)
 
     def _finish(self, chunk: _Chunk, output: tuple[list[tuple[float, float, str]], float | None] | Exception) -> None:
