@@ -15,6 +15,7 @@ a small thumbnail that is kept for people to look at.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,9 +74,7 @@ def _cuts_at_keyframes(video_path: str | Path, threshold: float) -> list[float]:
 
     # Keyframes are seconds apart: a cut may follow another at the next keyframe (no minimum shot length).
     detector, cuts = ContentDetector(threshold=threshold, min_scene_len=0), []
-    with av.open(str(video_path)) as container:
-        stream = container.streams.video[0]
-        stream.codec_context.skip_frame = "NONKEY"
+    with _keyframes_only(video_path) as (container, stream):
         fps = float(stream.average_rate or stream.guessed_rate or 1)
         # the size PySceneDetect compares frames at when it reads every frame (its auto downscale)
         factor = max(1.0, compute_downscale_factor(stream.codec_context.width))
@@ -90,6 +89,17 @@ def _cuts_at_keyframes(video_path: str | Path, threshold: float) -> list[float]:
         except av.error.InvalidDataError:  # a damaged or cut-off stream: the cuts up to there, as OpenCV does
             pass
     return cuts
+
+
+@contextmanager
+def _keyframes_only(video_path: str | Path) -> Iterator[tuple]:
+    """(container, video stream) opened with PyAV so that decoding yields keyframes alone (FFmpeg skips the rest)."""
+    import av
+
+    with av.open(str(video_path)) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.skip_frame = "NONKEY"
+        yield container, stream
 
 
 def choose_times(duration_s: float, starts: list[float], interval_s: float, max_frames: int) -> list[tuple[float, int]]:
@@ -162,9 +172,7 @@ def _keyframes_at(video_path: str | Path, times: list[tuple[float, int]]) -> Ite
     import av
 
     seen = set()
-    with av.open(str(video_path)) as container:
-        stream = container.streams.video[0]
-        stream.codec_context.skip_frame = "NONKEY"
+    with _keyframes_only(video_path) as (container, stream):
         for time_s, shot in times:
             check_time_limit()
             try:
